@@ -1,0 +1,1 @@
+"""Metadata database: SQLite by default, through SQLAlchemy Core, migrated with Alembic."""

@@ -1,0 +1,40 @@
+"""Errors of Airlock's management operations (registries, repositories, ...).
+
+Each carries a stable ``code`` and the HTTP ``status`` the REST API answers with; the message
+says what went wrong and what to do. The OCI wire errors are apart, in
+``airlock.registry.errors``.
+
+Tree::
+
+    AirlockError
+    ├── InvalidArgumentError   400
+    ├── NotFoundError          404
+    └── ConflictError          409
+"""
+
+from __future__ import annotations
+
+
+class AirlockError(Exception):
+    status = 500
+    default_code = "InternalError"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+
+class InvalidArgumentError(AirlockError):
+    status = 400
+    default_code = "InvalidArgument"
+
+
+class NotFoundError(AirlockError):
+    status = 404
+    default_code = "NotFound"
+
+
+class ConflictError(AirlockError):
+    status = 409
+    default_code = "AlreadyExists"

@@ -1,0 +1,137 @@
+"""The registries a server hosts: names, login-server ports, and their az-shaped view."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.engine import Row
+
+from airlock.db.schema import registries
+from airlock.errors import ConflictError, InvalidArgumentError, NotFoundError
+from airlock.registry.clock import now_iso
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9]{5,50}$")
+SKUS = ("Basic", "Standard", "Premium")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryRecord:
+    id: int
+    name: str
+    port: int
+    resource_group: str
+    location: str
+    sku: str
+    created_at: str
+
+    @property
+    def login_server(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": f"/resourceGroups/{self.resource_group}/providers/Airlock/registries/{self.name}",
+            "name": self.name,
+            "loginServer": self.login_server,
+            "port": self.port,
+            "resourceGroup": self.resource_group,
+            "location": self.location,
+            "sku": {"name": self.sku, "tier": self.sku},
+            "creationDate": self.created_at,
+            "provisioningState": "Succeeded",
+            "adminUserEnabled": False,
+            "type": "Airlock/registries",
+        }
+
+
+def check_registry_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise InvalidArgumentError(
+            f"invalid registry name {name[:60]!r}: use 5-50 letters and digits only "
+            "(as Azure Container Registry)",
+            "InvalidName",
+        )
+    return name
+
+
+def check_sku(sku: str) -> str:
+    for known in SKUS:
+        if sku.lower() == known.lower():
+            return known
+    raise InvalidArgumentError(f"unknown SKU {sku!r}; use one of {', '.join(SKUS)}")
+
+
+def _record(row: Row[Any]) -> RegistryRecord:
+    return RegistryRecord(
+        row.id, row.name, row.port, row.resource_group, row.location, row.sku, row.created_at
+    )
+
+
+class RegistryCatalog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, name: str) -> RegistryRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(registries).where(registries.c.name_key == name.lower())
+            ).first()
+        if row is None:
+            raise NotFoundError(
+                f"registry {name!r} not found; list registries with 'airlock acr list'",
+                "RegistryNotFound",
+            )
+        return _record(row)
+
+    def all(self, resource_group: str | None = None) -> list[RegistryRecord]:
+        query = select(registries).order_by(registries.c.name_key)
+        if resource_group:
+            query = query.where(registries.c.resource_group == resource_group)
+        with self.engine.connect() as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def ports_in_use(self) -> set[int]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(registries.c.port)).scalars())
+
+    def check_available(self, name: str, port: int | None) -> None:
+        with self.engine.connect() as conn:
+            if conn.execute(
+                select(registries.c.id).where(registries.c.name_key == name.lower())
+            ).first():
+                raise ConflictError(f"a registry named {name!r} already exists")
+            if (
+                port is not None
+                and conn.execute(select(registries.c.name).where(registries.c.port == port)).first()
+            ):
+                raise ConflictError(
+                    f"port {port} is already the login server of another registry", "PortInUse"
+                )
+
+    def add(
+        self, *, name: str, port: int, resource_group: str, location: str, sku: str
+    ) -> RegistryRecord:
+        self.check_available(name, port)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(registries).values(
+                    name=name,
+                    name_key=name.lower(),
+                    port=port,
+                    resource_group=resource_group,
+                    location=location,
+                    sku=sku,
+                    created_at=now_iso(),
+                )
+            )
+        return self.get(name)
+
+    def remove(self, name: str) -> RegistryRecord:
+        """Forget a registry and (by cascade) its repositories, links and tags."""
+        record = self.get(name)
+        with self.engine.begin() as conn:
+            conn.execute(delete(registries).where(registries.c.id == record.id))
+        return record

@@ -1,0 +1,192 @@
+"""Blob upload sessions: resumable, verified, published atomically.
+
+An upload's bytes are appended to ``uploads/<id>`` in the storage driver; its offset is the
+size of that object, so a restart (or a crash) leaves an upload that resumes where its data
+ends. The running hash is kept in memory while the server runs and recomputed from the data
+when it is missing (after a restart). Only a verified digest is renamed into the blob store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from sqlalchemy import Engine, delete, insert, select
+
+from airlock.db.schema import uploads
+from airlock.oci.digest import Digest
+from airlock.registry.blobstore import BlobStore
+from airlock.registry.clock import now_iso
+from airlock.registry.content import ContentStore, Scope
+from airlock.registry.errors import RegistryError
+from airlock.storage.base import StorageDriver, StorageFullError
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+_REHASH_CHUNK = 4 * 1024 * 1024
+
+
+def upload_key(upload_id: str) -> str:
+    return f"uploads/{upload_id}"
+
+
+@dataclass
+class _HashState:
+    hasher: _Hash
+    offset: int
+
+
+class UploadWriter:
+    """Appends one request's bytes to an upload. Runs in a worker thread."""
+
+    def __init__(self, driver: StorageDriver, key: str, state: _HashState) -> None:
+        self._driver = driver
+        self._key = key
+        self._state = state
+        self._file: BinaryIO = driver.open_append(key)
+
+    @property
+    def offset(self) -> int:
+        return self._state.offset
+
+    def write(self, data: bytes | memoryview) -> None:
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            # Drop a partly written chunk so that the offset and the hash stay in step.
+            self._file.close()
+            self._driver.truncate(self._key, self._state.offset)
+            self._file = self._driver.open_append(self._key)
+            if isinstance(exc, StorageFullError) or exc.errno == 28:
+                raise StorageFullError("no space left on the storage volume", self._key) from exc
+            raise
+        self._state.hasher.update(data)
+        self._state.offset += len(data)
+
+    def close(self) -> None:
+        try:
+            self._file.flush()
+        finally:
+            self._file.close()
+
+
+class Uploads:
+    def __init__(self, engine: Engine, content: ContentStore, blobs: BlobStore) -> None:
+        self.engine = engine
+        self.content = content
+        self.blobs = blobs
+        self.driver = blobs.driver
+        self._hashes: dict[str, _HashState] = {}
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start(self, scope: Scope) -> str:
+        upload_id = str(uuid.uuid4())
+        with self.engine.begin() as conn:
+            repo_id = self.content.ensure_repository(conn, scope)
+            conn.execute(
+                insert(uploads).values(id=upload_id, repository_id=repo_id, started_at=now_iso())
+            )
+        self.driver.open_append(upload_key(upload_id)).close()
+        self._hashes[upload_id] = _HashState(hashlib.sha256(), 0)
+        return upload_id
+
+    def offset(self, scope: Scope, upload_id: str) -> int:
+        """The upload's current size; BLOB_UPLOAD_UNKNOWN unless it belongs to ``scope``."""
+        self._require(scope, upload_id)
+        return self.driver.size(upload_key(upload_id)) or 0
+
+    def _require(self, scope: Scope, upload_id: str) -> None:
+        try:
+            uuid.UUID(upload_id)
+        except ValueError:
+            raise RegistryError(
+                "BLOB_UPLOAD_UNKNOWN", f"unknown upload {upload_id[:64]!r}"
+            ) from None
+        with self.engine.connect() as conn:
+            repo_id = self.content.repository_id(conn, scope)
+            owner = conn.execute(
+                select(uploads.c.repository_id).where(uploads.c.id == upload_id)
+            ).scalar_one_or_none()
+        if owner is None or owner != repo_id:
+            raise RegistryError(
+                "BLOB_UPLOAD_UNKNOWN",
+                f"upload {upload_id} is not known in repository {scope.repository!r}",
+            )
+
+    def acquire(self, upload_id: str) -> None:
+        """Mark the upload busy: two requests must not append to one upload at once."""
+        with self._lock:
+            if upload_id in self._active:
+                raise RegistryError(
+                    "BLOB_UPLOAD_INVALID", "another request is writing to this upload"
+                )
+            self._active.add(upload_id)
+
+    def release(self, upload_id: str) -> None:
+        with self._lock:
+            self._active.discard(upload_id)
+
+    def writer(self, upload_id: str) -> UploadWriter:
+        """An appender whose hash covers the data so far (recomputed if not in memory)."""
+        key = upload_key(upload_id)
+        size = self.driver.size(key) or 0
+        state = self._hashes.get(upload_id)
+        if state is None or state.offset != size:
+            state = _HashState(self._hash_file(key, "sha256"), size)
+            self._hashes[upload_id] = state
+        return UploadWriter(self.driver, key, state)
+
+    def _hash_file(self, key: str, algorithm: str) -> _Hash:
+        hasher = hashlib.new(algorithm)
+        with self.driver.open_read(key) as src:
+            while chunk := src.read(_REHASH_CHUNK):
+                hasher.update(chunk)
+        return hasher
+
+    def seal(self, upload_id: str, expected: Digest) -> int:
+        """Verify the data against ``expected`` and publish it as a blob; returns its size.
+
+        Runs in a worker thread (hashing and fsync). On a mismatch the upload is discarded and
+        nothing is stored.
+        """
+        key = upload_key(upload_id)
+        size = self.driver.size(key) or 0
+        state = self._hashes.get(upload_id)
+        if expected.algorithm == "sha256" and state is not None and state.offset == size:
+            actual = state.hasher.hexdigest()
+        else:
+            actual = self._hash_file(key, expected.algorithm).hexdigest()
+        if actual != expected.hex:
+            self.discard_data(upload_id)
+            raise RegistryError(
+                "DIGEST_INVALID",
+                f"uploaded content has digest {expected.algorithm}:{actual}, not {expected}",
+                {"expected": str(expected), "actual": f"{expected.algorithm}:{actual}"},
+            )
+        blob_key = self.blobs.key(str(expected))
+        if self.driver.size(blob_key) is None:
+            self.driver.sync(key)
+            self.driver.move(key, blob_key)
+        else:
+            self.driver.delete(key)
+        self._hashes.pop(upload_id, None)
+        return size
+
+    def discard_data(self, upload_id: str) -> None:
+        self.driver.delete(upload_key(upload_id))
+        self._hashes.pop(upload_id, None)
+
+    def forget(self, upload_id: str) -> None:
+        """Drop the session row (after a seal, a failed seal or a cancel)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+
+    def cancel(self, scope: Scope, upload_id: str) -> None:
+        self._require(scope, upload_id)
+        self.discard_data(upload_id)
+        self.forget(upload_id)
