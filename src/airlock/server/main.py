@@ -1,0 +1,53 @@
+"""``airlock server``: one process serving the REST API and every registry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from airlock.server.api import build_api
+from airlock.server.http import HttpServer
+from airlock.server.listeners import HOST, RegistryListeners
+from airlock.server.services import Services
+
+log = logging.getLogger("airlock.server")
+
+
+def run(port: int, home: Path) -> int:
+    """Serve until SIGINT or SIGTERM; returns the process exit code."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(_serve(port, home))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _serve(port: int, home: Path) -> int:
+    services = Services.open(home)
+    http = HttpServer()
+    listeners = RegistryListeners(http, services)
+    try:
+        await http.add_listener(build_api(services, listeners), HOST, port, name="api")
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", HOST, port, exc)
+        services.close()
+        return 1
+    await listeners.start_all()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("Airlock server listening on http://%s:%s (state in %s)", HOST, port, home)
+    await stop.wait()
+    log.info("shutting down: finishing requests in flight")
+    await http.shutdown(grace=10.0)
+    services.close()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,62 @@
+"""The long-lived parts of one Airlock server, opened from its state folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from airlock.db.engine import open_database
+from airlock.registry.api import RegistryContext
+from airlock.registry.blobstore import BlobStore
+from airlock.registry.content import ContentStore
+from airlock.registry.events import EventBus
+from airlock.registry.registries import RegistryCatalog
+from airlock.registry.repositories import RepositoryService
+from airlock.registry.uploads import Uploads
+from airlock.storage import FilesystemDriver
+
+
+def default_home() -> Path:
+    configured = os.environ.get("AIRLOCK_HOME")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".local" / "share" / "airlock"
+
+
+@dataclass
+class Services:
+    home: Path
+    engine: Engine
+    bus: EventBus
+    registries: RegistryCatalog
+    repositories: RepositoryService
+    registry_context: RegistryContext
+
+    @classmethod
+    def open(cls, home: Path, storage_root: Path | None = None) -> Services:
+        """Open (and migrate) the state under ``home``.
+
+        Blobs live in ``home/storage`` unless ``storage_root`` (or $AIRLOCK_STORAGE_ROOT)
+        puts them on another volume.
+        """
+        home.mkdir(parents=True, exist_ok=True)
+        engine = open_database(home / "airlock.db")
+        root = storage_root or Path(os.environ.get("AIRLOCK_STORAGE_ROOT") or home / "storage")
+        driver = FilesystemDriver(root)
+        bus = EventBus()
+        content = ContentStore(engine, bus)
+        blobs = BlobStore(driver)
+        return cls(
+            home=home,
+            engine=engine,
+            bus=bus,
+            registries=RegistryCatalog(engine),
+            repositories=RepositoryService(content),
+            registry_context=RegistryContext(content, Uploads(engine, content, blobs), blobs),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
