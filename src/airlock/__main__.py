@@ -1,0 +1,5 @@
+"""``python -m airlock``: the same as the ``airlock`` command."""
+
+from airlock.cli.main import main
+
+raise SystemExit(main())
