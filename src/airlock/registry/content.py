@@ -1,18 +1,19 @@
 """Repository content: blob links, manifests, tags and referrers of one server's registries.
 
 Every write is one short transaction, so that after a crash the store holds the old state or
-the new one, never a mix. Nothing here awaits: callers run it on the event-loop thread.
+the new one, never a mix. Nothing here awaits: callers run it on the event-loop thread. The
+statements are plain SQL on the DBAPI connection (see ``airlock.db.raw`` for why).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine
 
-from airlock.db.schema import blobs, manifests, repo_blobs, repo_manifests, repositories, tags
+from airlock.db.raw import driver_connection, transaction
 from airlock.oci import mediatypes
 from airlock.oci.digest import Digest
 from airlock.oci.manifest import Descriptor, Manifest
@@ -55,134 +56,102 @@ class ManifestInfo:
     tags: tuple[str, ...]
 
 
+_REPO_ID = "SELECT id FROM repositories WHERE registry_id = ? AND name = ?"
+_MANIFEST_BY_DIGEST = (
+    "SELECT m.digest, m.media_type, m.content FROM manifests m"
+    " JOIN repo_manifests rm ON rm.digest = m.digest"
+    " WHERE rm.repository_id = ? AND m.digest = ?"
+)
+_MANIFEST_BY_TAG = (
+    "SELECT m.digest, m.media_type, m.content FROM tags t"
+    " JOIN manifests m ON m.digest = t.digest"
+    " WHERE t.repository_id = ? AND t.name = ?"
+)
+
+
 class ContentStore:
     def __init__(self, engine: Engine, bus: ev.EventBus) -> None:
-        self.engine = engine
+        self.db = driver_connection(engine)
         self.bus = bus
 
     # repositories -------------------------------------------------------------------
 
-    def repository_id(self, conn: Connection, scope: Scope) -> int | None:
-        return conn.execute(
-            select(repositories.c.id).where(
-                repositories.c.registry_id == scope.registry_id,
-                repositories.c.name == scope.repository,
-            )
-        ).scalar_one_or_none()
+    def repository_id(self, scope: Scope) -> int | None:
+        row = self.db.execute(_REPO_ID, (scope.registry_id, scope.repository)).fetchone()
+        return None if row is None else int(row[0])
 
-    def ensure_repository(self, conn: Connection, scope: Scope) -> int:
-        found = self.repository_id(conn, scope)
+    def ensure_repository(self, conn: sqlite3.Connection, scope: Scope) -> int:
+        """The repository's id, creating it; call inside a transaction."""
+        found = self.repository_id(scope)
         if found is not None:
             return found
-        result = conn.execute(
-            insert(repositories).values(
-                registry_id=scope.registry_id, name=scope.repository, created_at=now_iso()
-            )
+        cursor = conn.execute(
+            "INSERT INTO repositories (registry_id, name, created_at) VALUES (?, ?, ?)",
+            (scope.registry_id, scope.repository, now_iso()),
         )
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-    def require_repository(self, conn: Connection, scope: Scope) -> int:
-        found = self.repository_id(conn, scope)
-        if found is None:
-            raise RegistryError(
-                "NAME_UNKNOWN", f"repository {scope.repository!r} not known to registry"
-            )
-        return found
+        return int(cursor.lastrowid or 0)
 
     def list_repositories(self, registry_id: int, n: int | None, last: str | None) -> list[str]:
         """Repositories that hold at least one manifest, sorted, after ``last``."""
-        query = (
-            select(repositories.c.name)
-            .where(
-                repositories.c.registry_id == registry_id,
-                select(repo_manifests.c.digest)
-                .where(repo_manifests.c.repository_id == repositories.c.id)
-                .exists(),
-            )
-            .order_by(repositories.c.name)
+        rows = self.db.execute(
+            "SELECT r.name FROM repositories r WHERE r.registry_id = ? AND r.name > ?"
+            " AND EXISTS (SELECT 1 FROM repo_manifests rm WHERE rm.repository_id = r.id)"
+            " ORDER BY r.name LIMIT ?",
+            (registry_id, last or "", -1 if n is None else n),
         )
-        if last:
-            query = query.where(repositories.c.name > last)
-        if n is not None:
-            query = query.limit(n)
-        with self.engine.connect() as conn:
-            return list(conn.execute(query).scalars())
+        return [row[0] for row in rows]
 
     # blobs --------------------------------------------------------------------------
 
     def blob_size(self, scope: Scope, digest: str) -> int | None:
         """Size of a blob linked to the repository, or None."""
-        with self.engine.connect() as conn:
-            return conn.execute(
-                select(blobs.c.size)
-                .join(repo_blobs, repo_blobs.c.digest == blobs.c.digest)
-                .join(repositories, repositories.c.id == repo_blobs.c.repository_id)
-                .where(
-                    repositories.c.registry_id == scope.registry_id,
-                    repositories.c.name == scope.repository,
-                    blobs.c.digest == digest,
-                )
-            ).scalar_one_or_none()
+        row = self.db.execute(
+            "SELECT b.size FROM repositories r"
+            " JOIN repo_blobs rb ON rb.repository_id = r.id"
+            " JOIN blobs b ON b.digest = rb.digest"
+            " WHERE r.registry_id = ? AND r.name = ? AND rb.digest = ?",
+            (scope.registry_id, scope.repository, digest),
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def stored_blob_size(self, digest: str) -> int | None:
         """Size of a blob held anywhere on this server, or None."""
-        with self.engine.connect() as conn:
-            return conn.execute(
-                select(blobs.c.size).where(blobs.c.digest == digest)
-            ).scalar_one_or_none()
+        row = self.db.execute("SELECT size FROM blobs WHERE digest = ?", (digest,)).fetchone()
+        return None if row is None else int(row[0])
 
     def link_blob(self, scope: Scope, digest: str, size: int) -> None:
         now = now_iso()
-        with self.engine.begin() as conn:
+        with transaction(self.db) as conn:
             repo_id = self.ensure_repository(conn, scope)
             conn.execute(
-                sqlite_insert(blobs)
-                .values(digest=digest, size=size, created_at=now)
-                .on_conflict_do_nothing()
+                "INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)",
+                (digest, size, now),
             )
             conn.execute(
-                sqlite_insert(repo_blobs)
-                .values(repository_id=repo_id, digest=digest, created_at=now)
-                .on_conflict_do_nothing()
+                "INSERT OR IGNORE INTO repo_blobs (repository_id, digest, created_at)"
+                " VALUES (?, ?, ?)",
+                (repo_id, digest, now),
             )
 
     def unlink_blob(self, scope: Scope, digest: str) -> bool:
-        with self.engine.begin() as conn:
-            repo_id = self.repository_id(conn, scope)
-            if repo_id is None:
-                return False
-            result = conn.execute(
-                delete(repo_blobs).where(
-                    repo_blobs.c.repository_id == repo_id, repo_blobs.c.digest == digest
-                )
+        repo_id = self.repository_id(scope)
+        if repo_id is None:
+            return False
+        with transaction(self.db) as conn:
+            cursor = conn.execute(
+                "DELETE FROM repo_blobs WHERE repository_id = ? AND digest = ?", (repo_id, digest)
             )
-            return result.rowcount > 0
+            return cursor.rowcount > 0
 
     # manifests ----------------------------------------------------------------------
 
     def get_manifest(self, scope: Scope, reference: str) -> StoredManifest | None:
         """A manifest by tag or digest (the caller has checked the reference's grammar)."""
-        with self.engine.connect() as conn:
-            base = (
-                select(manifests.c.digest, manifests.c.media_type, manifests.c.content)
-                .join(repo_manifests, repo_manifests.c.digest == manifests.c.digest)
-                .join(repositories, repositories.c.id == repo_manifests.c.repository_id)
-                .where(
-                    repositories.c.registry_id == scope.registry_id,
-                    repositories.c.name == scope.repository,
-                )
-            )
-            if ":" in reference:
-                query = base.where(manifests.c.digest == reference)
-            else:
-                query = base.join(
-                    tags,
-                    and_(
-                        tags.c.repository_id == repositories.c.id,
-                        tags.c.digest == manifests.c.digest,
-                    ),
-                ).where(tags.c.name == reference)
-            row = conn.execute(query).first()
+        repo_id = self.repository_id(scope)
+        if repo_id is None:
+            return None
+        query = _MANIFEST_BY_DIGEST if ":" in reference else _MANIFEST_BY_TAG
+        row = self.db.execute(query, (repo_id, reference)).fetchone()
         return None if row is None else StoredManifest(row[0], row[1], row[2])
 
     def put_manifest(self, scope: Scope, manifest: Manifest, tag: str | None) -> None:
@@ -191,100 +160,87 @@ class ContentStore:
         subject = str(manifest.subject.digest) if manifest.subject else None
         now = now_iso()
         recorded: list[ev.RegistryEvent] = []
-        with self.engine.begin() as conn:
+        with transaction(self.db) as conn:
             repo_id = self.ensure_repository(conn, scope)
             self._check_references(conn, repo_id, manifest)
             conn.execute(
-                sqlite_insert(manifests)
-                .values(
-                    digest=digest,
-                    media_type=manifest.media_type,
-                    artifact_type=manifest.effective_artifact_type,
-                    subject=subject,
-                    size=len(manifest.raw),
-                    content=manifest.raw,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing()
+                "INSERT OR IGNORE INTO manifests (digest, media_type, artifact_type, subject,"
+                " size, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    digest,
+                    manifest.media_type,
+                    manifest.effective_artifact_type,
+                    subject,
+                    len(manifest.raw),
+                    manifest.raw,
+                    now,
+                ),
             )
             linked = (
                 conn.execute(
-                    sqlite_insert(repo_manifests)
-                    .values(repository_id=repo_id, digest=digest, subject=subject, created_at=now)
-                    .on_conflict_do_nothing()
+                    "INSERT OR IGNORE INTO repo_manifests (repository_id, digest, subject,"
+                    " created_at) VALUES (?, ?, ?, ?)",
+                    (repo_id, digest, subject, now),
                 ).rowcount
                 > 0
             )
             tag_moved = tag is not None and self._set_tag(conn, repo_id, tag, digest, now)
             if linked or tag_moved:
-                action = ev.PUSH if linked else ev.TAG
-                recorded.append(self._event(conn, scope, action, now, manifest, tag))
+                recorded.append(
+                    self.bus.record(
+                        conn,
+                        registry=scope.registry,
+                        repository=scope.repository,
+                        action=ev.PUSH if linked else ev.TAG,
+                        timestamp=now,
+                        digest=digest,
+                        tag=tag,
+                        media_type=manifest.media_type,
+                    )
+                )
         self.bus.publish(recorded)
 
-    def _event(
-        self,
-        conn: Connection,
-        scope: Scope,
-        action: str,
-        now: str,
-        manifest: Manifest,
-        tag: str | None,
-    ) -> ev.RegistryEvent:
-        return self.bus.record(
-            conn,
-            registry=scope.registry,
-            repository=scope.repository,
-            action=action,
-            timestamp=now,
-            digest=str(manifest.digest),
-            tag=tag,
-            media_type=manifest.media_type,
-        )
-
-    def _set_tag(self, conn: Connection, repo_id: int, tag: str, digest: str, now: str) -> bool:
+    @staticmethod
+    def _set_tag(conn: sqlite3.Connection, repo_id: int, tag: str, digest: str, now: str) -> bool:
         """Point ``tag`` at ``digest``; False if it already pointed there."""
-        current = conn.execute(
-            select(tags.c.digest).where(tags.c.repository_id == repo_id, tags.c.name == tag)
-        ).scalar_one_or_none()
-        if current == digest:
+        row = conn.execute(
+            "SELECT digest FROM tags WHERE repository_id = ? AND name = ?", (repo_id, tag)
+        ).fetchone()
+        if row is not None and row[0] == digest:
             return False
-        if current is None:
+        if row is None:
             conn.execute(
-                insert(tags).values(
-                    repository_id=repo_id, name=tag, digest=digest, created_at=now, updated_at=now
-                )
+                "INSERT INTO tags (repository_id, name, digest, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (repo_id, tag, digest, now, now),
             )
         else:
             conn.execute(
-                update(tags)
-                .where(tags.c.repository_id == repo_id, tags.c.name == tag)
-                .values(digest=digest, updated_at=now)
+                "UPDATE tags SET digest = ?, updated_at = ? WHERE repository_id = ? AND name = ?",
+                (digest, now, repo_id, tag),
             )
         return True
 
-    def _check_references(self, conn: Connection, repo_id: int, manifest: Manifest) -> None:
+    @staticmethod
+    def _check_references(conn: sqlite3.Connection, repo_id: int, manifest: Manifest) -> None:
         missing: list[Descriptor] = []
-        needed_blobs = manifest.blob_references()
-        if needed_blobs:
-            present = set(
-                conn.execute(
-                    select(repo_blobs.c.digest).where(
-                        repo_blobs.c.repository_id == repo_id,
-                        repo_blobs.c.digest.in_([str(d.digest) for d in needed_blobs]),
-                    )
-                ).scalars()
-            )
-            missing.extend(d for d in needed_blobs if str(d.digest) not in present)
-        if manifest.children:
-            present = set(
-                conn.execute(
-                    select(repo_manifests.c.digest).where(
-                        repo_manifests.c.repository_id == repo_id,
-                        repo_manifests.c.digest.in_([str(d.digest) for d in manifest.children]),
-                    )
-                ).scalars()
-            )
-            missing.extend(d for d in manifest.children if str(d.digest) not in present)
+        for table, needed in (
+            ("repo_blobs", manifest.blob_references()),
+            ("repo_manifests", list(manifest.children)),
+        ):
+            if not needed:
+                continue
+            digests = sorted({str(d.digest) for d in needed})
+            # The table name comes from the constant pair above, never from input.
+            marks = ",".join("?" * len(digests))
+            present = {
+                row[0]
+                for row in conn.execute(
+                    f"SELECT digest FROM {table} WHERE repository_id = ? AND digest IN ({marks})",
+                    (repo_id, *digests),
+                )
+            }
+            missing.extend(d for d in needed if str(d.digest) not in present)
         if missing:
             first = missing[0]
             raise RegistryError(
@@ -296,25 +252,24 @@ class ContentStore:
 
     def delete_manifest(self, scope: Scope, digest: str) -> bool:
         """Unlink a manifest from the repository and drop every tag that points at it."""
+        repo_id = self.repository_id(scope)
+        if repo_id is None:
+            return False
         now = now_iso()
-        with self.engine.begin() as conn:
-            repo_id = self.repository_id(conn, scope)
-            if repo_id is None:
-                return False
-            media_type = conn.execute(
-                select(manifests.c.media_type)
-                .join(repo_manifests, repo_manifests.c.digest == manifests.c.digest)
-                .where(repo_manifests.c.repository_id == repo_id, manifests.c.digest == digest)
-            ).scalar_one_or_none()
-            if media_type is None:
+        with transaction(self.db) as conn:
+            row = conn.execute(
+                "SELECT m.media_type FROM manifests m JOIN repo_manifests rm"
+                " ON rm.digest = m.digest WHERE rm.repository_id = ? AND m.digest = ?",
+                (repo_id, digest),
+            ).fetchone()
+            if row is None:
                 return False
             conn.execute(
-                delete(tags).where(tags.c.repository_id == repo_id, tags.c.digest == digest)
+                "DELETE FROM tags WHERE repository_id = ? AND digest = ?", (repo_id, digest)
             )
             conn.execute(
-                delete(repo_manifests).where(
-                    repo_manifests.c.repository_id == repo_id, repo_manifests.c.digest == digest
-                )
+                "DELETE FROM repo_manifests WHERE repository_id = ? AND digest = ?",
+                (repo_id, digest),
             )
             recorded = [
                 self.bus.record(
@@ -324,24 +279,24 @@ class ContentStore:
                     action=ev.DELETE,
                     timestamp=now,
                     digest=digest,
-                    media_type=media_type,
+                    media_type=row[0],
                 )
             ]
         self.bus.publish(recorded)
         return True
 
     def delete_tag(self, scope: Scope, tag: str) -> bool:
+        repo_id = self.repository_id(scope)
+        if repo_id is None:
+            return False
         now = now_iso()
-        with self.engine.begin() as conn:
-            repo_id = self.repository_id(conn, scope)
-            if repo_id is None:
+        with transaction(self.db) as conn:
+            row = conn.execute(
+                "SELECT digest FROM tags WHERE repository_id = ? AND name = ?", (repo_id, tag)
+            ).fetchone()
+            if row is None:
                 return False
-            digest = conn.execute(
-                select(tags.c.digest).where(tags.c.repository_id == repo_id, tags.c.name == tag)
-            ).scalar_one_or_none()
-            if digest is None:
-                return False
-            conn.execute(delete(tags).where(tags.c.repository_id == repo_id, tags.c.name == tag))
+            conn.execute("DELETE FROM tags WHERE repository_id = ? AND name = ?", (repo_id, tag))
             recorded = [
                 self.bus.record(
                     conn,
@@ -349,7 +304,7 @@ class ContentStore:
                     repository=scope.repository,
                     action=ev.UNTAG,
                     timestamp=now,
-                    digest=digest,
+                    digest=row[0],
                     tag=tag,
                 )
             ]
@@ -361,22 +316,23 @@ class ContentStore:
 
         Returns the deleted manifest digests and tags; None if the repository is unknown.
         """
+        repo_id = self.repository_id(scope)
+        if repo_id is None:
+            return None
         now = now_iso()
-        with self.engine.begin() as conn:
-            repo_id = self.repository_id(conn, scope)
-            if repo_id is None:
-                return None
-            tag_names = list(
-                conn.execute(
-                    select(tags.c.name).where(tags.c.repository_id == repo_id).order_by(tags.c.name)
-                ).scalars()
-            )
+        with transaction(self.db) as conn:
+            tag_names = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM tags WHERE repository_id = ? ORDER BY name", (repo_id,)
+                )
+            ]
             rows = list(
                 conn.execute(
-                    select(manifests.c.digest, manifests.c.media_type)
-                    .join(repo_manifests, repo_manifests.c.digest == manifests.c.digest)
-                    .where(repo_manifests.c.repository_id == repo_id)
-                    .order_by(repo_manifests.c.created_at)
+                    "SELECT m.digest, m.media_type FROM manifests m JOIN repo_manifests rm"
+                    " ON rm.digest = m.digest WHERE rm.repository_id = ?"
+                    " ORDER BY rm.created_at",
+                    (repo_id,),
                 )
             )
             recorded = [
@@ -391,7 +347,7 @@ class ContentStore:
                 )
                 for digest, media_type in rows
             ]
-            conn.execute(delete(repositories).where(repositories.c.id == repo_id))
+            conn.execute("DELETE FROM repositories WHERE id = ?", (repo_id,))
         self.bus.publish(recorded)
         return [digest for digest, _ in rows], tag_names
 
@@ -399,83 +355,62 @@ class ContentStore:
 
     def list_tags(self, scope: Scope, n: int | None, last: str | None) -> list[str] | None:
         """Tag names in lexical order after ``last``; None if the repository is unknown."""
-        with self.engine.connect() as conn:
-            repo_id = self.repository_id(conn, scope)
-            if repo_id is None:
-                return None
-            query = select(tags.c.name).where(tags.c.repository_id == repo_id).order_by(tags.c.name)
-            if last:
-                query = query.where(tags.c.name > last)
-            if n is not None:
-                query = query.limit(n)
-            return list(conn.execute(query).scalars())
+        repo_id = self.repository_id(scope)
+        if repo_id is None:
+            return None
+        rows = self.db.execute(
+            "SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
+            (repo_id, last or "", -1 if n is None else n),
+        )
+        return [row[0] for row in rows]
 
     def tag_details(self, scope: Scope) -> list[TagInfo] | None:
-        with self.engine.connect() as conn:
-            repo_id = self.repository_id(conn, scope)
-            if repo_id is None:
-                return None
-            rows = conn.execute(
-                select(tags.c.name, tags.c.digest, tags.c.created_at, tags.c.updated_at)
-                .where(tags.c.repository_id == repo_id)
-                .order_by(tags.c.name)
-            )
-            return [TagInfo(r[0], r[1], r[2], r[3]) for r in rows]
+        repo_id = self.repository_id(scope)
+        if repo_id is None:
+            return None
+        rows = self.db.execute(
+            "SELECT name, digest, created_at, updated_at FROM tags WHERE repository_id = ?"
+            " ORDER BY name",
+            (repo_id,),
+        )
+        return [TagInfo(*row) for row in rows]
 
     def manifest_details(self, scope: Scope) -> list[ManifestInfo] | None:
-        with self.engine.connect() as conn:
-            repo_id = self.repository_id(conn, scope)
-            if repo_id is None:
-                return None
-            tag_map: dict[str, list[str]] = {}
-            for name, digest in conn.execute(
-                select(tags.c.name, tags.c.digest)
-                .where(tags.c.repository_id == repo_id)
-                .order_by(tags.c.name)
-            ):
-                tag_map.setdefault(digest, []).append(name)
-            rows = conn.execute(
-                select(
-                    manifests.c.digest,
-                    manifests.c.media_type,
-                    manifests.c.artifact_type,
-                    manifests.c.size,
-                    repo_manifests.c.created_at,
-                )
-                .join(repo_manifests, repo_manifests.c.digest == manifests.c.digest)
-                .where(repo_manifests.c.repository_id == repo_id)
-                .order_by(repo_manifests.c.created_at)
-            )
-            return [
-                ManifestInfo(r[0], r[1], r[2], r[3], r[4], tuple(tag_map.get(r[0], ())))
-                for r in rows
-            ]
+        repo_id = self.repository_id(scope)
+        if repo_id is None:
+            return None
+        tag_map: dict[str, list[str]] = {}
+        for name, digest in self.db.execute(
+            "SELECT name, digest FROM tags WHERE repository_id = ? ORDER BY name", (repo_id,)
+        ):
+            tag_map.setdefault(digest, []).append(name)
+        rows = self.db.execute(
+            "SELECT m.digest, m.media_type, m.artifact_type, m.size, rm.created_at"
+            " FROM manifests m JOIN repo_manifests rm ON rm.digest = m.digest"
+            " WHERE rm.repository_id = ? ORDER BY rm.created_at",
+            (repo_id,),
+        )
+        return [
+            ManifestInfo(d, mt, at, size, created, tuple(tag_map.get(d, ())))
+            for d, mt, at, size, created in rows
+        ]
 
     def referrers(
         self, scope: Scope, subject: Digest, artifact_type: str | None
     ) -> list[Descriptor]:
-        with self.engine.connect() as conn:
-            repo_id = self.repository_id(conn, scope)
-            if repo_id is None:
-                return []
-            query = (
-                select(
-                    manifests.c.digest,
-                    manifests.c.media_type,
-                    manifests.c.size,
-                    manifests.c.artifact_type,
-                    manifests.c.content,
-                )
-                .join(repo_manifests, repo_manifests.c.digest == manifests.c.digest)
-                .where(
-                    repo_manifests.c.repository_id == repo_id,
-                    repo_manifests.c.subject == str(subject),
-                )
-                .order_by(repo_manifests.c.created_at)
-            )
-            if artifact_type is not None:
-                query = query.where(manifests.c.artifact_type == artifact_type)
-            rows = list(conn.execute(query))
+        repo_id = self.repository_id(scope)
+        if repo_id is None:
+            return []
+        sql = (
+            "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.content"
+            " FROM manifests m JOIN repo_manifests rm ON rm.digest = m.digest"
+            " WHERE rm.repository_id = ? AND rm.subject = ?"
+        )
+        params: tuple[object, ...] = (repo_id, str(subject))
+        if artifact_type is not None:
+            sql += " AND m.artifact_type = ?"
+            params = (*params, artifact_type)
+        rows = list(self.db.execute(sql + " ORDER BY rm.created_at", params))
         return [_referrer_descriptor(*row) for row in rows]
 
 
@@ -484,8 +419,7 @@ def _referrer_descriptor(
 ) -> Descriptor:
     annotations = None
     if media_type in mediatypes.MANIFEST_TYPES:
-        doc = json.loads(content)
-        found = doc.get("annotations")
+        found = json.loads(content).get("annotations")
         annotations = found if isinstance(found, dict) and found else None
     return Descriptor(
         media_type=media_type,

@@ -7,11 +7,12 @@ lets triggers react at once.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from airlock.db.schema import events
 
@@ -62,7 +63,7 @@ class EventBus:
 
     def record(
         self,
-        conn: Connection,
+        conn: sqlite3.Connection,
         *,
         registry: str,
         repository: str,
@@ -72,20 +73,21 @@ class EventBus:
         tag: str | None = None,
         media_type: str | None = None,
     ) -> RegistryEvent:
-        result = conn.execute(
-            insert(events).values(
-                registry=registry,
-                repository=repository,
-                action=action,
-                digest=digest,
-                tag=tag,
-                media_type=media_type,
-                created_at=timestamp,
-            )
+        """Store an event inside the caller's open transaction."""
+        cursor = conn.execute(
+            "INSERT INTO events (registry, repository, action, digest, tag, media_type,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (registry, repository, action, digest, tag, media_type, timestamp),
         )
-        (event_id,) = result.inserted_primary_key or (0,)
         return RegistryEvent(
-            int(event_id), registry, repository, action, digest, tag, media_type, timestamp
+            int(cursor.lastrowid or 0),
+            registry,
+            repository,
+            action,
+            digest,
+            tag,
+            media_type,
+            timestamp,
         )
 
     def publish(self, recorded: list[RegistryEvent]) -> None:

@@ -14,9 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
-from sqlalchemy import Engine, delete, insert, select
-
-from airlock.db.schema import uploads
+from airlock.db.raw import transaction
 from airlock.oci.digest import Digest
 from airlock.registry.blobstore import BlobStore
 from airlock.registry.clock import now_iso
@@ -75,8 +73,7 @@ class UploadWriter:
 
 
 class Uploads:
-    def __init__(self, engine: Engine, content: ContentStore, blobs: BlobStore) -> None:
-        self.engine = engine
+    def __init__(self, content: ContentStore, blobs: BlobStore) -> None:
         self.content = content
         self.blobs = blobs
         self.driver = blobs.driver
@@ -86,10 +83,11 @@ class Uploads:
 
     def start(self, scope: Scope) -> str:
         upload_id = str(uuid.uuid4())
-        with self.engine.begin() as conn:
+        with transaction(self.content.db) as conn:
             repo_id = self.content.ensure_repository(conn, scope)
             conn.execute(
-                insert(uploads).values(id=upload_id, repository_id=repo_id, started_at=now_iso())
+                "INSERT INTO uploads (id, repository_id, started_at) VALUES (?, ?, ?)",
+                (upload_id, repo_id, now_iso()),
             )
         self.driver.open_append(upload_key(upload_id)).close()
         self._hashes[upload_id] = _HashState(hashlib.sha256(), 0)
@@ -107,12 +105,10 @@ class Uploads:
             raise RegistryError(
                 "BLOB_UPLOAD_UNKNOWN", f"unknown upload {upload_id[:64]!r}"
             ) from None
-        with self.engine.connect() as conn:
-            repo_id = self.content.repository_id(conn, scope)
-            owner = conn.execute(
-                select(uploads.c.repository_id).where(uploads.c.id == upload_id)
-            ).scalar_one_or_none()
-        if owner is None or owner != repo_id:
+        row = self.content.db.execute(
+            "SELECT repository_id FROM uploads WHERE id = ?", (upload_id,)
+        ).fetchone()
+        if row is None or row[0] != self.content.repository_id(scope):
             raise RegistryError(
                 "BLOB_UPLOAD_UNKNOWN",
                 f"upload {upload_id} is not known in repository {scope.repository!r}",
@@ -183,8 +179,8 @@ class Uploads:
 
     def forget(self, upload_id: str) -> None:
         """Drop the session row (after a seal, a failed seal or a cancel)."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+        with transaction(self.content.db) as conn:
+            conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
     def cancel(self, scope: Scope, upload_id: str) -> None:
         self._require(scope, upload_id)

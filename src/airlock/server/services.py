@@ -55,7 +55,7 @@ class Services:
             bus=bus,
             registries=RegistryCatalog(engine),
             repositories=RepositoryService(content),
-            registry_context=RegistryContext(content, Uploads(engine, content, blobs), blobs),
+            registry_context=RegistryContext(content, Uploads(content, blobs), blobs),
         )
 
     def close(self) -> None:
