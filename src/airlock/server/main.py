@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ log = logging.getLogger("airlock.server")
 def run(port: int, home: Path) -> int:
     """Serve until SIGINT or SIGTERM; returns the process exit code."""
     logging.basicConfig(
-        level=logging.INFO,
+        level=os.environ.get("AIRLOCK_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
