@@ -6,14 +6,13 @@ parsed request into ASGI messages for the app and the app's messages into bytes 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
-from collections import deque
 from typing import IO, TYPE_CHECKING
 
 from airlock.server.http import access
+from airlock.server.http.body import RequestBody
 from airlock.server.http.response import (
     CONTINUE_100,
     LAST_CHUNK,
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("airlock.http")
 
-# receive() joins queued pieces up to this size: fewer, larger awaits for the app.
-RECEIVE_CHUNK = 1024 * 1024
 # Below this a body is copied next to its head/chunk framing and written once; above it the
 # copy costs more than the extra write call.
 COALESCE_LIMIT = 64 * 1024
@@ -40,9 +37,6 @@ INTERNAL_ERROR_BODY = b'{"errors":[{"code":"UNKNOWN","message":"internal server 
 
 class RequestCycle:
     __slots__ = (
-        "_body",
-        "_body_done",
-        "_body_size",
         "_conn",
         "_expect_100",
         "_framing",
@@ -53,7 +47,7 @@ class RequestCycle:
         "_started_at",
         "_status",
         "_transport",
-        "_waiter",
+        "body",
         "disconnected",
         "keep_alive",
         "response_complete",
@@ -70,11 +64,8 @@ class RequestCycle:
         self.keep_alive = keep_alive
         self._expect_100 = expect_100
         self._is_head = scope["method"] == "HEAD"
-        self._body: deque[bytes] = deque()
-        self._body_size = 0
-        self._body_done = False
+        self.body = RequestBody(conn.loop)
         self._request_delivered = False  # the last http.request message went to the app
-        self._waiter: asyncio.Future[None] | None = None
         self.disconnected = False
         self.response_started = False
         self.response_complete = False
@@ -86,77 +77,34 @@ class RequestCycle:
 
     # -- fed by the connection -------------------------------------------------------------
 
-    def feed_body(self, data: bytes) -> None:
-        self._body.append(data)
-        self._body_size += len(data)
-        if self._waiter is not None:
-            self._wake()
-
-    def finish_body(self) -> None:
-        self._body_done = True
-        if self._waiter is not None:
-            self._wake()
-
     def disconnect(self) -> None:
         self.disconnected = True
-        self._wake()
-
-    @property
-    def body_buffered(self) -> int:
-        return self._body_size
-
-    @property
-    def body_done(self) -> bool:
-        return self._body_done
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def _sleep(self) -> None:
-        self._waiter = self._conn.loop.create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
+        self.body.wake()
 
     # -- ASGI receive ----------------------------------------------------------------------
 
     async def receive(self) -> Message:
         if self._expect_100:
             self._send_continue()
-        while not (self._body or self._body_done or self.disconnected):
-            await self._sleep()
+        body = self.body
+        while not (body or body.done or self.disconnected):
+            await body.wait()
         if self.disconnected or self._request_delivered:
             # ASGI: once the request is read, receive() blocks until the exchange is over.
             while not (self.disconnected or self.response_complete):
-                await self._sleep()
+                await body.wait()
             return {"type": "http.disconnect"}
-        body = self._take_body() if self._body else b""
-        more = not (self._body_done and not self._body)
-        self._request_delivered = not more
-        return {"type": "http.request", "body": body, "more_body": more}
+        data = b""
+        if body:
+            data = body.take()
+            self._conn.body_consumed(len(data))
+        self._request_delivered = body.complete
+        return {"type": "http.request", "body": data, "more_body": not body.complete}
 
     def _send_continue(self) -> None:
         self._expect_100 = False
-        if not (self.response_started or self.disconnected or self._body_done):
+        if not (self.response_started or self.disconnected or self.body.done):
             self._transport.write(CONTINUE_100)
-
-    def _take_body(self) -> bytes:
-        pieces = self._body
-        data = pieces.popleft()
-        if pieces and len(data) < RECEIVE_CHUNK:
-            joined = [data]
-            size = len(data)
-            while pieces and size + len(pieces[0]) <= RECEIVE_CHUNK:
-                piece = pieces.popleft()
-                joined.append(piece)
-                size += len(piece)
-            data = b"".join(joined)
-        self._body_size -= len(data)
-        self._conn.body_consumed(len(data))
-        return data
 
     # -- ASGI send -------------------------------------------------------------------------
 
@@ -196,7 +144,7 @@ class RequestCycle:
             raise RuntimeError("http.response.start sent twice")
         self._expect_100 = False  # the client waits for this answer instead of sending a body
         # A body still on the wire cannot be skipped reliably: announce the close up front.
-        keep_alive = self.keep_alive and self._body_done and not self._conn.closing
+        keep_alive = self.keep_alive and self.body.done and not self._conn.closing
         self._status = message["status"]
         self._head, self._framing = encode_head(
             self._status,
@@ -307,7 +255,7 @@ class RequestCycle:
             # A short body leaves the client waiting for bytes that never come.
             self.keep_alive = self.keep_alive and self._sent == framing.content_length
         self.response_complete = True
-        self._wake()
+        self.body.wake()
         if self._conn.log_access and access.access_logger.isEnabledFor(logging.INFO):
             self._log_access()
         self._conn.response_complete(self)
@@ -338,8 +286,11 @@ class RequestCycle:
                 self._app_incomplete()
 
     def _app_failed(self, exc: Exception) -> None:
-        if self.disconnected:
-            logger.debug("app failed after the client disconnected: %r", exc)
+        if self.disconnected or isinstance(exc, ClientDisconnectedError):
+            # Routine (a client gave up): no traceback. sendfile can see the broken pipe
+            # before the transport does, so make sure the socket goes.
+            logger.debug("app stopped after the client disconnected: %r", exc)
+            self._conn.close()
             return
         logger.error("ASGI app raised", exc_info=exc)
         if self.response_started:
@@ -362,7 +313,7 @@ class RequestCycle:
             500,
             INTERNAL_ERROR_BODY,
             b"application/json",
-            keep_alive=self.keep_alive and self._body_done and not self._conn.closing,
+            keep_alive=self.keep_alive and self.body.done and not self._conn.closing,
             is_head=self._is_head,
         )
         self.keep_alive = self._framing.keep_alive

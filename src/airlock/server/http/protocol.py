@@ -180,7 +180,7 @@ class HttpProtocol(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         cycle = self._current
         assert cycle is not None
-        cycle.feed_body(body)
+        cycle.body.feed(body)
         self._buffered += len(body)
         if self._buffered > self._config.max_body_buffer and not self._read_paused:
             self._update_reading()
@@ -188,7 +188,7 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         cycle = self._current
         assert cycle is not None
-        cycle.finish_body()
+        cycle.body.finish()
         self._current = None
 
     def _build_scope(self) -> dict[str, Any]:
