@@ -19,7 +19,7 @@ JSON_TYPE = b"application/json"
 
 
 class Request:
-    __slots__ = ("_query", "headers", "method", "path", "receive", "scope", "send")
+    __slots__ = ("_query", "body_done", "headers", "method", "path", "receive", "scope", "send")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -31,6 +31,8 @@ class Request:
             k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
         }
         self._query: dict[str, list[str]] | None = None
+        # Once the last body message is seen, receive() would only wait for the disconnect.
+        self.body_done = False
 
     def query(self, name: str) -> str | None:
         if self._query is None:
@@ -55,7 +57,7 @@ class Request:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The request body as it arrives."""
-        while True:
+        while not self.body_done:
             message = await self.receive()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnectedError
@@ -63,7 +65,7 @@ class Request:
             if body:
                 yield body
             if not message.get("more_body", False):
-                return
+                self.body_done = True
 
     async def read_body(self, limit: int) -> bytes:
         """The whole body, or MANIFEST_TOO_LARGE past ``limit`` bytes."""

@@ -47,7 +47,8 @@ async def tags(call: Call) -> None:
     headers: dict[str, str] = {}
     if len(found) > limit:
         found = found[:limit]
-        headers["link"] = _next_link(request.path, limit, found[-1])
+        if found:
+            headers["link"] = _next_link(request.path, limit, found[-1])
     await respond_json(request.send, 200, {"name": call.repo.repository, "tags": found}, headers)
 
 
@@ -59,7 +60,8 @@ async def catalog(ctx: RegistryContext, request: Request, registry_id: int) -> N
     headers: dict[str, str] = {}
     if len(found) > limit:
         found = found[:limit]
-        headers["link"] = _next_link(request.path, limit, found[-1])
+        if found:
+            headers["link"] = _next_link(request.path, limit, found[-1])
     await respond_json(request.send, 200, {"repositories": found}, headers)
 
 
