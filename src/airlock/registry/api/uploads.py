@@ -54,8 +54,15 @@ async def start(call: Call) -> None:
         await request.drain()
         await respond(request.send, 202, headers=_session_headers(call, upload_id, 0))
         return
-    await _append(call, upload_id, None)
-    await _seal(call, upload_id, expected)
+    try:
+        await _append(call, upload_id, None)
+        await _seal(call, upload_id, expected)
+    except BaseException:
+        # A single-request upload has no URL the client could resume or cancel: a failure
+        # (full disk, disconnect, wrong digest) must leave nothing behind.
+        call.ctx.uploads.discard_data(upload_id)
+        call.ctx.uploads.forget(upload_id)
+        raise
 
 
 async def _mount(call: Call, digest: str, source: str) -> bool:
