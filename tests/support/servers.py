@@ -46,7 +46,7 @@ def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | N
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with code {proc.returncode} before {url} answered")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2) as resp:
                 resp.read()
                 return
         except urllib.error.HTTPError:
@@ -119,7 +119,7 @@ class Airlock(ServerProcess):
             headers={"Content-Type": "application/json"},
             method="POST",
         )
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(req, timeout=30) as resp:
             registry = json.loads(resp.read())
         url = f"http://{registry['loginServer']}"
         wait_http(f"{url}/v2/")
@@ -133,7 +133,9 @@ class Airlock(ServerProcess):
         self.proc, self.log_path = fresh.proc, fresh.log_path
 
 
-def start_airlock(home: Path, api_port: int | None = None, extra_env: dict[str, str] | None = None) -> Airlock:
+def start_airlock(
+    home: Path, api_port: int | None = None, extra_env: dict[str, str] | None = None
+) -> Airlock:
     home.mkdir(parents=True, exist_ok=True)
     port = api_port or free_port()
     log_path = home / f"server-{int(time.time() * 1000)}.log"
