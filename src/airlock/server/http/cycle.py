@@ -6,8 +6,10 @@ parsed request into ASGI messages for the app and the app's messages into bytes 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import threading
 import time
 from typing import IO, TYPE_CHECKING
 
@@ -22,6 +24,7 @@ from airlock.server.http.response import (
     encode_head,
     simple_response,
 )
+from airlock.server.http.sendfile import SendfileCancelledError, send_blocking
 from airlock.server.http.types import ASGIApp, ClientDisconnectedError, Message, Scope
 
 if TYPE_CHECKING:
@@ -230,17 +233,24 @@ class RequestCycle:
         self._write((tail,))
 
     async def _sendfile(self, file: IO[bytes], offset: int, count: int) -> None:
-        conn = self._conn
-        if conn.write_paused:
-            await conn.drain()
-        if self._transport.is_closing():
+        transport = self._transport
+        # The head must be on the wire before the thread writes to the socket behind the
+        # transport's back; it almost always went out at once.
+        while transport.get_write_buffer_size() and not transport.is_closing():
+            await asyncio.sleep(0.001)
+        if transport.is_closing():
             raise ClientDisconnectedError("client disconnected")
+        sock = transport.get_extra_info("socket")
+        cancel = threading.Event()
         try:
-            sent = await conn.loop.sendfile(self._transport, file, offset, count)
-        except ConnectionError as exc:
+            sent = await asyncio.to_thread(
+                send_blocking, sock.fileno(), file.fileno(), offset, count, cancel
+            )
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        except (ConnectionError, SendfileCancelledError) as exc:
             raise ClientDisconnectedError("client disconnected during sendfile") from exc
-        finally:
-            conn.restore_reading()  # loop.sendfile toggles reading behind our back
         if sent != count:
             raise RuntimeError(f"file ended after {sent} of {count} bytes")
 
