@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -34,6 +35,8 @@ registries = Table(
     Column("location", String(64), nullable=False),
     Column("sku", String(16), nullable=False),
     Column("created_at", String(40), nullable=False),
+    Column("anonymous_pull_enabled", Boolean, nullable=False, server_default="0"),
+    Column("admin_user_enabled", Boolean, nullable=False, server_default="1"),
 )
 
 repositories = Table(
@@ -135,4 +138,142 @@ events = Table(
     Column("media_type", String(255)),
     Column("created_at", String(40), nullable=False),
     Column("detail", Text),
+)
+
+
+# --- access control (revision 0002) ------------------------------------------------------
+
+# The admin user's two passwords, sealed with the master key: `acr credential show` must be
+# able to print them again, so they cannot be one-way hashes.
+registry_admin_passwords = Table(
+    "registry_admin_passwords",
+    metadata,
+    Column(
+        "registry_id", Integer, ForeignKey("registries.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("name", String(16), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+scope_maps = Table(
+    "scope_maps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("registry_id", Integer, ForeignKey("registries.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("description", String(256), nullable=False, server_default=""),
+    Column("actions", Text, nullable=False),  # JSON list of "repositories/<repo>/<action>"
+    Column("system", Boolean, nullable=False, server_default="0"),
+    Column("created_at", String(40), nullable=False),
+    UniqueConstraint("registry_id", "name"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("registry_id", Integer, ForeignKey("registries.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("scope_map_id", Integer, ForeignKey("scope_maps.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    UniqueConstraint("registry_id", "name"),
+)
+
+# Token passwords are shown once and kept only as salted hashes.
+token_passwords = Table(
+    "token_passwords",
+    metadata,
+    Column("token_id", Integer, ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(16), primary_key=True),
+    Column("hash", String(255), nullable=False),
+    Column("expiry", String(40)),
+    Column("created_at", String(40), nullable=False),
+)
+
+# Identities that policies and role assignments name: user-assigned identities
+# (`identity create`) and the system-assigned identities of tasks.
+principals = Table(
+    "principals",
+    metadata,
+    Column("principal_id", String(36), primary_key=True),
+    Column("client_id", String(36), nullable=False, unique=True),
+    Column("name", String(128), nullable=False),
+    Column("resource_group", String(90), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+# Locks: changeable attributes of a repository (reference ""), a tag or a manifest digest.
+# Keyed by names rather than row ids so that a lock outlives a repository delete.
+repository_attributes = Table(
+    "repository_attributes",
+    metadata,
+    Column(
+        "registry_id", Integer, ForeignKey("registries.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("repository", String(255), primary_key=True),
+    Column("reference", String(140), primary_key=True),
+    Column("write_enabled", Boolean, nullable=False, server_default="1"),
+    Column("delete_enabled", Boolean, nullable=False, server_default="1"),
+    Column("read_enabled", Boolean, nullable=False, server_default="1"),
+    Column("list_enabled", Boolean, nullable=False, server_default="1"),
+    Column("updated_at", String(40), nullable=False),
+)
+
+# --- key vault, groups and role assignments (revision 0002) ----------------------------
+
+vaults = Table(
+    "vaults",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(24), nullable=False),
+    Column("name_key", String(24), nullable=False, unique=True),
+    Column("resource_group", String(90), nullable=False),
+    Column("location", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+vault_secrets = Table(
+    "vault_secrets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("vault_id", Integer, ForeignKey("vaults.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(127), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),  # nonce + AES-GCM ciphertext and tag
+    Column("content_type", String(255)),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    UniqueConstraint("vault_id", "name", "version"),
+)
+
+vault_policies = Table(
+    "vault_policies",
+    metadata,
+    Column("vault_id", Integer, ForeignKey("vaults.id", ondelete="CASCADE"), primary_key=True),
+    Column("object_id", String(36), primary_key=True),
+    Column("secret_permissions", Text, nullable=False),  # JSON list
+    Column("updated_at", String(40), nullable=False),
+)
+
+resource_groups = Table(
+    "resource_groups",
+    metadata,
+    Column("name", String(90), primary_key=True),
+    Column("name_key", String(90), nullable=False, unique=True),
+    Column("location", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+role_assignments = Table(
+    "role_assignments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("assignee", String(36), nullable=False),
+    Column("role", String(128), nullable=False),
+    Column("scope", String(512), nullable=False),
+    Column("created_at", String(40), nullable=False),
 )
