@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from airlock.crypto import MasterKey, load_master_key
 from airlock.db.engine import open_database
 from airlock.registry.api import RegistryContext
 from airlock.registry.blobstore import BlobStore
@@ -30,6 +31,7 @@ def default_home() -> Path:
 class Services:
     home: Path
     engine: Engine
+    master_key: MasterKey
     bus: EventBus
     registries: RegistryCatalog
     repositories: RepositoryService
@@ -52,6 +54,7 @@ class Services:
         return cls(
             home=home,
             engine=engine,
+            master_key=load_master_key(home),
             bus=bus,
             registries=RegistryCatalog(engine),
             repositories=RepositoryService(content),
