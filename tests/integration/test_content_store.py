@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,21 @@ def test_referrers_and_delete(services: Services, scope: Scope) -> None:
     assert content.delete_manifest(scope, str(subject.digest)) is True
     assert content.get_manifest(scope, "v1") is None
     assert content.list_tags(scope, None, None) == []
+
+
+def test_stale_uploads_are_purged(services: Services, scope: Scope) -> None:
+    uploads = services.registry_context.uploads
+    stale = uploads.start(scope)
+    fresh = uploads.start(scope)
+    writer = uploads.writer(stale)
+    writer.write(b"abandoned")
+    writer.close()
+    path = services.registry_context.blobs.driver.local_path(f"uploads/{stale}")
+    assert path is not None
+    old = time.time() - 7200
+    os.utime(path, (old, old))
+    assert uploads.purge_stale(3600) == [stale]
+    assert not path.exists()
+    with pytest.raises(RegistryError):
+        uploads.offset(scope, stale)
+    assert uploads.offset(scope, fresh) == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
@@ -181,6 +182,29 @@ class Uploads:
         """Drop the session row (after a seal, a failed seal or a cancel)."""
         with transaction(self.content.db) as conn:
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+
+    def purge_stale(self, max_idle_seconds: float) -> list[str]:
+        """Forget uploads whose data has not grown for ``max_idle_seconds``; returns their ids.
+
+        A client that gives up mid-upload never says so; without this, abandoned uploads would
+        hold disk space for ever (a full disk stays full).
+        """
+        cutoff = time.time() - max_idle_seconds
+        rows = self.content.db.execute("SELECT id FROM uploads").fetchall()
+        purged = []
+        for (upload_id,) in rows:
+            if upload_id in self._active:
+                continue
+            path = self.driver.local_path(upload_key(upload_id))
+            try:
+                idle = path is None or path.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                idle = True
+            if idle:
+                self.discard_data(upload_id)
+                self.forget(upload_id)
+                purged.append(upload_id)
+        return purged
 
     def cancel(self, scope: Scope, upload_id: str) -> None:
         self._require(scope, upload_id)

@@ -45,10 +45,22 @@ async def _serve(port: int, home: Path) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    purger = asyncio.create_task(_purge_stale_uploads(services))
     log.info("Airlock server listening on http://%s:%s (state in %s)", HOST, port, home)
     await stop.wait()
     log.info("shutting down: finishing requests in flight")
+    purger.cancel()
     await http.shutdown(grace=10.0)
     services.close()
     log.info("stopped")
     return 0
+
+
+async def _purge_stale_uploads(services: Services) -> None:
+    """Every ten minutes, forget uploads idle for $AIRLOCK_UPLOAD_IDLE_HOURS (default 24)."""
+    max_idle = float(os.environ.get("AIRLOCK_UPLOAD_IDLE_HOURS", "24")) * 3600
+    while True:
+        await asyncio.sleep(600)
+        purged = services.registry_context.uploads.purge_stale(max_idle)
+        if purged:
+            log.info("purged %d upload(s) idle for more than %.0f h", len(purged), max_idle / 3600)
