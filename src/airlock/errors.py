@@ -8,6 +8,7 @@ Tree::
 
     AirlockError
     ├── InvalidArgumentError   400
+    ├── LockedError            403
     ├── NotFoundError          404
     └── ConflictError          409
 """
@@ -28,6 +29,13 @@ class AirlockError(Exception):
 class InvalidArgumentError(AirlockError):
     status = 400
     default_code = "InvalidArgument"
+
+
+class LockedError(AirlockError):
+    """A lock (a changeable attribute set to false) forbids the operation."""
+
+    status = 403
+    default_code = "Locked"
 
 
 class NotFoundError(AirlockError):

@@ -126,6 +126,29 @@ class Airlock(ServerProcess):
         self.registries[name] = url
         return url
 
+    def admin_credentials(self, name: str) -> tuple[str, str]:
+        """The admin user of registry ``name``: (username, first password)."""
+        with urllib.request.urlopen(
+            f"{self.api_url}/api/registries/{name}/credentials", timeout=30
+        ) as resp:
+            credentials = json.loads(resp.read())
+        return str(credentials["username"]), str(credentials["passwords"][0]["value"])
+
+    def api(self, method: str, path: str, body: object = None) -> tuple[int, object]:
+        """One REST API call: (status, decoded JSON body or None); errors are returned."""
+        req = urllib.request.Request(
+            f"{self.api_url}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method=method,
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, payload = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, payload = exc.code, exc.read()
+        return status, json.loads(payload) if payload else None
+
     def restart(self) -> None:
         """Start the server again on the same state folder and API port."""
         self.stop()

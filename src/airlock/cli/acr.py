@@ -23,6 +23,7 @@ def register(subparsers: Subparsers) -> None:
     _add_create(subparsers)
     _add_show(subparsers)
     _add_list(subparsers)
+    _add_update(subparsers)
     _add_delete(subparsers)
 
 
@@ -78,6 +79,32 @@ def _add_list(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=list_registries, table=registry_table)
 
 
+def _add_update(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "update",
+        help="Update a container registry.",
+        description="Switch anonymous pull or the admin user of a registry on or off. "
+        "Anonymous pull lets anyone pull without logging in; it is off for new registries. "
+        "Disabling the admin user refuses its logins at once.",
+    )
+    add_registry_argument(parser)
+    _add_resource_group(parser)
+    parser.add_argument(
+        "--anonymous-pull-enabled",
+        type=az_bool,
+        metavar="{true,false}",
+        help="Allow pulls without credentials.",
+    )
+    parser.add_argument(
+        "--admin-enabled",
+        type=az_bool,
+        metavar="{true,false}",
+        help="Enable the admin user (username = the registry name).",
+    )
+    add_global_arguments(parser)
+    parser.set_defaults(handler=update, table=registry_table)
+
+
 def _add_delete(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "delete",
@@ -126,6 +153,31 @@ def list_registries(args: argparse.Namespace, ctx: Context) -> Any:
     # Azure resource group names are case-insensitive.
     group = args.resource_group.lower()
     return [r for r in registries if str(r.get("resourceGroup", "")).lower() == group]
+
+
+def update(args: argparse.Namespace, ctx: Context) -> Any:
+    body = {
+        key: value
+        for key, value in (
+            ("anonymousPullEnabled", args.anonymous_pull_enabled),
+            ("adminUserEnabled", args.admin_enabled),
+        )
+        if value is not None
+    }
+    if args.resource_group is not None:
+        show(args, ctx)
+    if not body:
+        raise CLIError("nothing to update: give --anonymous-pull-enabled or --admin-enabled")
+    return ctx.client.request("PATCH", f"/api/registries/{segment(args.registry)}", body=body)
+
+
+def az_bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
 
 
 def delete(args: argparse.Namespace, ctx: Context) -> Any:

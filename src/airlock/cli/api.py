@@ -73,7 +73,7 @@ class Client:
             headers["Content-Type"] = "application/json"
         self._debug(f"{method} {self.base_url}{path}{_query_string(query)}")
         if data is not None:
-            self._debug(f"request body: {data.decode()}")
+            self._debug(f"request body: {json.dumps(_redacted(body))}")
         started = time.monotonic()
         status, reason, payload = self._send(method, target, data, headers)
         elapsed_ms = (time.monotonic() - started) * 1000
@@ -127,6 +127,15 @@ class Client:
     def _debug(self, line: str) -> None:
         if self.debug:
             print(f"DEBUG: {line}", file=self.log)
+
+
+# Body fields that carry secrets (a key vault secret's value, a password): --debug shows
+# that they were sent, never what they were.
+_SECRET_FIELDS = frozenset({"value", "password"})
+
+
+def _redacted(body: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: "***" if k in _SECRET_FIELDS else v for k, v in (body or {}).items()}
 
 
 def _query_string(query: Mapping[str, QueryValue] | None) -> str:

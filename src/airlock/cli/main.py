@@ -13,7 +13,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from airlock import __version__
-from airlock.cli import acr, repository, server
+from airlock.cli import (
+    acr,
+    credential,
+    group,
+    identity,
+    keyvault,
+    login,
+    repository,
+    role,
+    scope_map,
+    server,
+    token,
+)
 from airlock.cli.errors import CLIError
 from airlock.cli.options import Context, Subparsers, output_format
 from airlock.cli.output import render
@@ -44,6 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage repositories (image names) for container registries.",
     )
     repository.register(_command_group(repository_parser))
+    login.register(acr_commands)
+    for name, module, text in (
+        ("credential", credential, "Manage login credentials (the admin user) of registries."),
+        ("scope-map", scope_map, "Manage scope maps: which repositories tokens may use."),
+        ("token", token, "Manage tokens: repository-scoped credentials of a registry."),
+    ):
+        module.register(_command_group(acr_commands.add_parser(name, help=text, description=text)))
+    for name, module, text in (
+        ("keyvault", keyvault, "Manage key vaults, their secrets and access policies."),
+        ("identity", identity, "Manage user-assigned identities."),
+        ("group", group, "Manage resource groups."),
+        ("role", role, "Manage role assignments."),
+    ):
+        module.register(_command_group(commands.add_parser(name, help=text, description=text)))
     return parser
 
 

@@ -1,4 +1,5 @@
-"""``airlock acr repository list|show-tags|show-manifests|delete`` (``az acr repository``)."""
+"""``airlock acr repository list|show|show-tags|show-manifests|update|delete``
+(``az acr repository``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from typing import Any
 
 from airlock.cli.api import segment
+from airlock.cli.errors import CLIError
 from airlock.cli.options import (
     Context,
     Subparsers,
@@ -20,8 +22,10 @@ ORDERS = ("time_asc", "time_desc", "name_asc", "name_desc")
 
 def register(subparsers: Subparsers) -> None:
     _add_list(subparsers)
+    _add_show(subparsers)
     _add_show_tags(subparsers)
     _add_show_manifests(subparsers)
+    _add_update(subparsers)
     _add_delete(subparsers)
 
 
@@ -35,6 +39,66 @@ def _add_list(subparsers: Subparsers) -> None:
     _add_top(parser)
     add_global_arguments(parser)
     parser.set_defaults(handler=list_repositories)
+
+
+def _add_show(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "show",
+        help="Get the attributes of a repository or image in a container registry.",
+        description="Show a repository (counts, times) or an image by tag or digest, with its "
+        "changeable attributes (the locks: deleteEnabled, writeEnabled, readEnabled, "
+        "listEnabled).",
+    )
+    _add_target(parser)
+    add_global_arguments(parser)
+    parser.set_defaults(handler=show)
+
+
+def _add_update(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "update",
+        help="Update the attributes (locks) of a repository or image in a container registry.",
+        description="Lock or unlock a repository, a tag ('name:tag') or a manifest "
+        "('name@digest'). Only the attributes given change. Locks apply to every request, "
+        "the admin's too: --write-enabled false refuses pushes that would change it, "
+        "--delete-enabled false refuses deletes, --read-enabled false refuses pulls of the "
+        "manifest, --list-enabled false hides it from tag lists and the catalog.",
+    )
+    _add_target(parser)
+    for flag, what in (
+        ("--delete-enabled", "deleted"),
+        ("--list-enabled", "listed"),
+        ("--read-enabled", "read (pulled)"),
+        ("--write-enabled", "written (pushed over, moved)"),
+    ):
+        parser.add_argument(
+            flag,
+            type=az_bool,
+            metavar="{false,true}",
+            help=f"Whether the target can be {what}.",
+        )
+    add_global_arguments(parser)
+    parser.set_defaults(handler=update)
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    add_registry_argument(parser)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--image",
+        "-t",
+        help="The name of the image. May include a tag in the format 'name:tag' or digest "
+        "in the format 'name@digest' (the tag 'latest' when neither is given).",
+    )
+    target.add_argument("--repository", help="The name of the repository.")
+
+
+def az_bool(value: str) -> bool:
+    """az's three-state booleans, as given on the command line: true or false, any case."""
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
+    return lowered == "true"
 
 
 def _add_show_tags(subparsers: Subparsers) -> None:
@@ -110,6 +174,41 @@ def show_tags(args: argparse.Namespace, ctx: Context) -> Any:
 
 def show_manifests(args: argparse.Namespace, ctx: Context) -> Any:
     return _top(ctx.client.get(f"{_base(args)}/manifests", _listing_query(args)), args.top)
+
+
+def show(args: argparse.Namespace, ctx: Context) -> Any:
+    return ctx.client.get(f"{_base(args)}/repository", _target_query(args))
+
+
+_ATTRIBUTES = {
+    "delete_enabled": "deleteEnabled",
+    "write_enabled": "writeEnabled",
+    "read_enabled": "readEnabled",
+    "list_enabled": "listEnabled",
+}
+
+
+def update(args: argparse.Namespace, ctx: Context) -> Any:
+    changes = {
+        name: getattr(args, option)
+        for option, name in _ATTRIBUTES.items()
+        if getattr(args, option) is not None
+    }
+    if not changes:
+        raise CLIError(
+            "nothing to update: give at least one of --delete-enabled, --list-enabled, "
+            "--read-enabled, --write-enabled"
+        )
+    return ctx.client.request(
+        "PATCH", f"{_base(args)}/attributes", query=_target_query(args), body=changes
+    )
+
+
+def _target_query(args: argparse.Namespace) -> dict[str, str | bool | None]:
+    if args.repository is not None:
+        return {"repository": args.repository}
+    repository, reference = parse_image(args.image)
+    return {"repository": repository, "reference": reference}
 
 
 def delete(args: argparse.Namespace, ctx: Context) -> Any:

@@ -20,6 +20,14 @@ from airlock.oci.manifest import Descriptor, Manifest
 from airlock.registry import events as ev
 from airlock.registry.clock import now_iso
 from airlock.registry.errors import RegistryError
+from airlock.registry.locks import (
+    DELETE,
+    WRITE,
+    LockStore,
+    RepositoryLocks,
+    delete_kept,
+    write_denial,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,24 @@ class ManifestInfo:
     tags: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class RepositoryDeletion:
+    """What a repository delete removed, and what delete locks kept."""
+
+    manifests_deleted: list[str]
+    tags_deleted: list[str]
+    manifests_kept: list[str]
+    tags_kept: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RepositorySummary:
+    created: str
+    updated: str
+    manifest_count: int
+    tag_count: int
+
+
 _REPO_ID = "SELECT id FROM repositories WHERE registry_id = ? AND name = ?"
 _MANIFEST_BY_DIGEST = (
     "SELECT m.digest, m.media_type, m.content FROM manifests m"
@@ -73,8 +99,20 @@ class ContentStore:
     def __init__(self, engine: Engine, bus: ev.EventBus) -> None:
         self.db = driver_connection(engine)
         self.bus = bus
+        self.locks = LockStore(self.db)
 
     # repositories -------------------------------------------------------------------
+
+    def locks_for(self, scope: Scope) -> RepositoryLocks | None:
+        """The repository's lock rows; None (the common case) when it has none."""
+        return self.locks.for_repository(scope.registry_id, scope.registry, scope.repository)
+
+    def check_push(self, scope: Scope) -> None:
+        """Refuse to start a blob upload into a write-locked repository."""
+        locks = self.locks_for(scope)
+        lock = None if locks is None else locks.denying(WRITE)
+        if lock is not None:
+            raise lock.wire_error()
 
     def repository_id(self, scope: Scope) -> int | None:
         row = self.db.execute(_REPO_ID, (scope.registry_id, scope.repository)).fetchone()
@@ -92,12 +130,16 @@ class ContentStore:
         return int(cursor.lastrowid or 0)
 
     def list_repositories(self, registry_id: int, n: int | None, last: str | None) -> list[str]:
-        """Repositories that hold at least one manifest, sorted, after ``last``."""
+        """Repositories that hold at least one manifest, sorted, after ``last``; a repository
+        whose listEnabled is false is left out."""
+        hidden = self.locks.unlisted_repositories(registry_id)
+        # Filtered in SQL, not after: a page must hold n entries when n remain.
+        marks = ",".join("?" * len(hidden))
         rows = self.db.execute(
             "SELECT r.name FROM repositories r WHERE r.registry_id = ? AND r.name > ?"
             " AND EXISTS (SELECT 1 FROM repo_manifests rm WHERE rm.repository_id = r.id)"
-            " ORDER BY r.name LIMIT ?",
-            (registry_id, last or "", -1 if n is None else n),
+            f" AND r.name NOT IN ({marks}) ORDER BY r.name LIMIT ?",
+            (registry_id, last or "", *hidden, -1 if n is None else n),
         )
         return [row[0] for row in rows]
 
@@ -137,6 +179,7 @@ class ContentStore:
         repo_id = self.repository_id(scope)
         if repo_id is None:
             return False
+        self._check_delete(scope)
         with transaction(self.db) as conn:
             cursor = conn.execute(
                 "DELETE FROM repo_blobs WHERE repository_id = ? AND digest = ?", (repo_id, digest)
@@ -160,8 +203,11 @@ class ContentStore:
         subject = str(manifest.subject.digest) if manifest.subject else None
         now = now_iso()
         recorded: list[ev.RegistryEvent] = []
+        locks = self.locks_for(scope)
         with transaction(self.db) as conn:
             repo_id = self.ensure_repository(conn, scope)
+            if locks is not None:
+                self._check_write(conn, locks, repo_id, digest, tag)
             self._check_references(conn, repo_id, manifest)
             conn.execute(
                 "INSERT OR IGNORE INTO manifests (digest, media_type, artifact_type, subject,"
@@ -199,6 +245,26 @@ class ContentStore:
                     )
                 )
         self.bus.publish(recorded)
+
+    @staticmethod
+    def _check_write(
+        conn: sqlite3.Connection, locks: RepositoryLocks, repo_id: int, digest: str, tag: str | None
+    ) -> None:
+        current = None
+        if tag is not None:
+            row = conn.execute(
+                "SELECT digest FROM tags WHERE repository_id = ? AND name = ?", (repo_id, tag)
+            ).fetchone()
+            current = None if row is None else row[0]
+        linked = conn.execute(
+            "SELECT 1 FROM repo_manifests WHERE repository_id = ? AND digest = ?",
+            (repo_id, digest),
+        ).fetchone()
+        lock = write_denial(
+            locks, tag=tag, current=current, digest=digest, linked=linked is not None
+        )
+        if lock is not None:
+            raise lock.wire_error()
 
     @staticmethod
     def _set_tag(conn: sqlite3.Connection, repo_id: int, tag: str, digest: str, now: str) -> bool:
@@ -264,6 +330,10 @@ class ContentStore:
             ).fetchone()
             if row is None:
                 return False
+            tags = conn.execute(
+                "SELECT name FROM tags WHERE repository_id = ? AND digest = ?", (repo_id, digest)
+            )
+            self._check_delete(scope, digest, *(name for (name,) in tags))
             conn.execute(
                 "DELETE FROM tags WHERE repository_id = ? AND digest = ?", (repo_id, digest)
             )
@@ -285,6 +355,13 @@ class ContentStore:
         self.bus.publish(recorded)
         return True
 
+    def _check_delete(self, scope: Scope, *references: str) -> None:
+        """Refuse a delete that the repository's or any named reference's lock forbids."""
+        locks = self.locks_for(scope)
+        lock = None if locks is None else locks.denying(DELETE, *references)
+        if lock is not None:
+            raise lock.wire_error()
+
     def delete_tag(self, scope: Scope, tag: str) -> bool:
         repo_id = self.repository_id(scope)
         if repo_id is None:
@@ -296,6 +373,7 @@ class ContentStore:
             ).fetchone()
             if row is None:
                 return False
+            self._check_delete(scope, tag, row[0])
             conn.execute("DELETE FROM tags WHERE repository_id = ? AND name = ?", (repo_id, tag))
             recorded = [
                 self.bus.record(
@@ -311,22 +389,26 @@ class ContentStore:
         self.bus.publish(recorded)
         return True
 
-    def delete_repository(self, scope: Scope) -> tuple[list[str], list[str]] | None:
-        """Remove a repository with its manifests, tags and blob links.
+    def delete_repository(self, scope: Scope) -> RepositoryDeletion | None:
+        """Remove a repository with its manifests, tags and blob links; None if unknown.
 
-        Returns the deleted manifest digests and tags; None if the repository is unknown.
+        Delete locks are kept: a delete-locked manifest, or one a delete-locked tag points
+        at, stays with all its tags (and the children of a kept index), and then the
+        repository and its blob links stay too. A repository-level delete lock refuses all.
         """
         repo_id = self.repository_id(scope)
         if repo_id is None:
             return None
+        self._check_delete(scope)
+        locks = self.locks_for(scope)
         now = now_iso()
         with transaction(self.db) as conn:
-            tag_names = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT name FROM tags WHERE repository_id = ? ORDER BY name", (repo_id,)
+            tags = list(
+                conn.execute(
+                    "SELECT name, digest FROM tags WHERE repository_id = ? ORDER BY name",
+                    (repo_id,),
                 )
-            ]
+            )
             rows = list(
                 conn.execute(
                     "SELECT m.digest, m.media_type FROM manifests m JOIN repo_manifests rm"
@@ -335,6 +417,8 @@ class ContentStore:
                     (repo_id,),
                 )
             )
+            kept = set() if locks is None else self._kept(conn, locks, rows, tags)
+            removed = [(digest, media_type) for digest, media_type in rows if digest not in kept]
             recorded = [
                 self.bus.record(
                     conn,
@@ -345,24 +429,90 @@ class ContentStore:
                     digest=digest,
                     media_type=media_type,
                 )
-                for digest, media_type in rows
+                for digest, media_type in removed
             ]
-            conn.execute("DELETE FROM repositories WHERE id = ?", (repo_id,))
+            if kept:
+                self._unlink_manifests(conn, repo_id, [digest for digest, _ in removed])
+            else:
+                conn.execute("DELETE FROM repositories WHERE id = ?", (repo_id,))
         self.bus.publish(recorded)
-        return [digest for digest, _ in rows], tag_names
+        return RepositoryDeletion(
+            manifests_deleted=[digest for digest, _ in removed],
+            tags_deleted=[name for name, digest in tags if digest not in kept],
+            manifests_kept=[digest for digest, _ in rows if digest in kept],
+            tags_kept=[name for name, digest in tags if digest in kept],
+        )
+
+    @staticmethod
+    def _kept(
+        conn: sqlite3.Connection,
+        locks: RepositoryLocks,
+        rows: list[tuple[str, str]],
+        tags: list[tuple[str, str]],
+    ) -> set[str]:
+        present = {digest for digest, _ in rows}
+        kept = delete_kept(locks, list(present), tags)
+        frontier = kept
+        # A kept index is useless without its children: keep them too (and theirs).
+        while frontier:
+            marks = ",".join("?" * len(frontier))
+            children: set[str] = set()
+            for media_type, content in conn.execute(
+                f"SELECT media_type, content FROM manifests WHERE digest IN ({marks})",
+                tuple(frontier),
+            ):
+                if media_type in mediatypes.INDEXES:
+                    children.update(str(m.get("digest")) for m in json.loads(content)["manifests"])
+            frontier = (children & present) - kept
+            kept |= frontier
+        return kept
+
+    @staticmethod
+    def _unlink_manifests(conn: sqlite3.Connection, repo_id: int, digests: list[str]) -> None:
+        pairs = [(repo_id, digest) for digest in digests]
+        conn.executemany("DELETE FROM tags WHERE repository_id = ? AND digest = ?", pairs)
+        conn.executemany("DELETE FROM repo_manifests WHERE repository_id = ? AND digest = ?", pairs)
 
     # listing ------------------------------------------------------------------------
 
     def list_tags(self, scope: Scope, n: int | None, last: str | None) -> list[str] | None:
-        """Tag names in lexical order after ``last``; None if the repository is unknown."""
+        """Tag names in lexical order after ``last``; None if the repository is unknown.
+
+        Tags whose listEnabled is false (their own, their manifest's or the repository's)
+        are left out, in SQL so that a page still holds ``n`` tags when ``n`` remain.
+        """
         repo_id = self.repository_id(scope)
         if repo_id is None:
             return None
-        rows = self.db.execute(
-            "SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
-            (repo_id, last or "", -1 if n is None else n),
-        )
+        sql = "SELECT name FROM tags WHERE repository_id = ? AND name > ?"
+        params: tuple[object, ...] = (repo_id, last or "")
+        locks = self.locks_for(scope)
+        if locks is not None:
+            if not locks.of("").list_enabled:
+                return []
+            hidden = sorted(locks.unlisted())
+            marks = ",".join("?" * len(hidden))
+            sql += f" AND name NOT IN ({marks}) AND digest NOT IN ({marks})"
+            params = (*params, *hidden, *hidden)
+        rows = self.db.execute(sql + " ORDER BY name LIMIT ?", (*params, -1 if n is None else n))
         return [row[0] for row in rows]
+
+    def summary(self, scope: Scope) -> RepositorySummary | None:
+        """Creation time, last change and counts of a repository, for ``repository show``."""
+        row = self.db.execute(
+            "SELECT r.created_at,"
+            " (SELECT max(updated_at) FROM tags WHERE repository_id = r.id),"
+            " (SELECT max(created_at) FROM repo_manifests WHERE repository_id = r.id),"
+            " (SELECT count(*) FROM repo_manifests WHERE repository_id = r.id),"
+            " (SELECT count(*) FROM tags WHERE repository_id = r.id)"
+            " FROM repositories r WHERE r.registry_id = ? AND r.name = ?",
+            (scope.registry_id, scope.repository),
+        ).fetchone()
+        if row is None:
+            return None
+        created, tag_time, manifest_time, manifests, tags = row
+        updated = max(t for t in (created, tag_time, manifest_time) if t is not None)
+        return RepositorySummary(created, updated, manifests, tags)
 
     def tag_details(self, scope: Scope) -> list[TagInfo] | None:
         repo_id = self.repository_id(scope)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.engine import Row
 
 from airlock.db.schema import registries
@@ -26,6 +26,8 @@ class RegistryRecord:
     location: str
     sku: str
     created_at: str
+    anonymous_pull_enabled: bool = False
+    admin_user_enabled: bool = True
 
     @property
     def login_server(self) -> str:
@@ -42,7 +44,8 @@ class RegistryRecord:
             "sku": {"name": self.sku, "tier": self.sku},
             "creationDate": self.created_at,
             "provisioningState": "Succeeded",
-            "adminUserEnabled": False,
+            "adminUserEnabled": self.admin_user_enabled,
+            "anonymousPullEnabled": self.anonymous_pull_enabled,
             "type": "Airlock/registries",
         }
 
@@ -66,7 +69,15 @@ def check_sku(sku: str) -> str:
 
 def _record(row: Row[Any]) -> RegistryRecord:
     return RegistryRecord(
-        row.id, row.name, row.port, row.resource_group, row.location, row.sku, row.created_at
+        row.id,
+        row.name,
+        row.port,
+        row.resource_group,
+        row.location,
+        row.sku,
+        row.created_at,
+        bool(row.anonymous_pull_enabled),
+        bool(row.admin_user_enabled),
     )
 
 
@@ -127,6 +138,27 @@ class RegistryCatalog:
                     created_at=now_iso(),
                 )
             )
+        return self.get(name)
+
+    def update(
+        self,
+        name: str,
+        *,
+        anonymous_pull_enabled: bool | None = None,
+        admin_user_enabled: bool | None = None,
+    ) -> RegistryRecord:
+        record = self.get(name)
+        values = {
+            key: value
+            for key, value in (
+                ("anonymous_pull_enabled", anonymous_pull_enabled),
+                ("admin_user_enabled", admin_user_enabled),
+            )
+            if value is not None
+        }
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(update(registries).where(registries.c.id == record.id).values(values))
         return self.get(name)
 
     def remove(self, name: str) -> RegistryRecord:

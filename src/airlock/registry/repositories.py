@@ -1,5 +1,10 @@
 """Repository management as ``az acr repository`` shows it: list, show-tags, show-manifests,
-delete. Works on the content store; the REST API and the CLI speak through this."""
+delete, show and update (locks). Works on the content store; the REST API and the CLI speak
+through this.
+
+Listings without ``detail`` leave out what a list lock hides; with ``detail`` every item is
+there with its ``changeableAttributes``, so that a hidden tag can be found and unlocked.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from airlock.errors import InvalidArgumentError, NotFoundError
 from airlock.oci.digest import Digest
 from airlock.oci.errors import OciValueError
 from airlock.oci.names import check_name, check_tag
+from airlock.registry.attributes import AttributeViews, attributes_json, locks_as_errors
 from airlock.registry.content import ContentStore, Scope
+from airlock.registry.locks import LIST, RepositoryLocks
 from airlock.registry.registries import RegistryRecord
 
 ORDERS = ("time_asc", "time_desc", "name_asc", "name_desc")
@@ -43,6 +50,21 @@ def _sort(items: list[dict[str, Any]], orderby: str | None, time_key: str) -> li
 class RepositoryService:
     def __init__(self, content: ContentStore) -> None:
         self.content = content
+        self.attributes = AttributeViews(content)
+
+    def show(
+        self, registry: RegistryRecord, repository: str, reference: str | None
+    ) -> dict[str, Any]:
+        return self.attributes.show(registry, repository, reference)
+
+    def update(
+        self,
+        registry: RegistryRecord,
+        repository: str,
+        reference: str | None,
+        body: dict[str, Any],
+    ) -> dict[str, Any]:
+        return self.attributes.update(registry, repository, reference, body)
 
     def names(self, registry: RegistryRecord) -> list[str]:
         return self.content.list_repositories(registry.id, None, None)
@@ -50,9 +72,11 @@ class RepositoryService:
     def tags(
         self, registry: RegistryRecord, repository: str, *, detail: bool, orderby: str | None
     ) -> list[Any]:
-        found = self.content.tag_details(_scope(registry, repository))
+        scope = _scope(registry, repository)
+        found = self.content.tag_details(scope)
         if found is None:
             raise _not_found(registry, repository)
+        locks = self.content.locks_for(scope)
         items = [
             {
                 "name": t.name,
@@ -60,8 +84,10 @@ class RepositoryService:
                 "createdTime": t.created,
                 "lastUpdateTime": t.updated,
                 "signed": False,
+                "changeableAttributes": attributes_json(locks, t.name),
             }
             for t in found
+            if detail or _listed(locks, t.digest, t.name)
         ]
         items = _sort(items, orderby, "lastUpdateTime")
         return items if detail else [item["name"] for item in items]
@@ -69,14 +95,18 @@ class RepositoryService:
     def manifests(
         self, registry: RegistryRecord, repository: str, *, detail: bool, orderby: str | None
     ) -> list[dict[str, Any]]:
-        found = self.content.manifest_details(_scope(registry, repository))
+        scope = _scope(registry, repository)
+        found = self.content.manifest_details(scope)
         if found is None:
             raise _not_found(registry, repository)
+        locks = self.content.locks_for(scope)
         items: list[dict[str, Any]] = []
         for m in found:
+            if not detail and not _listed(locks, m.digest):
+                continue
             item: dict[str, Any] = {
                 "digest": m.digest,
-                "tags": list(m.tags),
+                "tags": [t for t in m.tags if detail or _listed(locks, m.digest, t)],
                 "timestamp": m.created,
             }
             if detail:
@@ -86,6 +116,7 @@ class RepositoryService:
                     imageSize=m.size,
                     createdTime=m.created,
                     lastUpdateTime=m.created,
+                    changeableAttributes=attributes_json(locks, m.digest),
                 )
             items.append(item)
         if orderby is not None and orderby.startswith("name"):
@@ -93,10 +124,16 @@ class RepositoryService:
         return _sort(items, orderby, "timestamp")
 
     def delete_repository(self, registry: RegistryRecord, repository: str) -> dict[str, Any]:
-        deleted = self.content.delete_repository(_scope(registry, repository))
+        with locks_as_errors():
+            deleted = self.content.delete_repository(_scope(registry, repository))
         if deleted is None:
             raise _not_found(registry, repository)
-        return {"manifestsDeleted": deleted[0], "tagsDeleted": deleted[1]}
+        return {
+            "manifestsDeleted": deleted.manifests_deleted,
+            "tagsDeleted": deleted.tags_deleted,
+            "manifestsKept": deleted.manifests_kept,
+            "tagsKept": deleted.tags_kept,
+        }
 
     def delete_image(
         self, registry: RegistryRecord, repository: str, reference: str
@@ -116,5 +153,10 @@ class RepositoryService:
         tag_names = [
             t.name for t in self.content.tag_details(scope) or [] if t.digest == found.digest
         ]
-        self.content.delete_manifest(scope, found.digest)
+        with locks_as_errors():
+            self.content.delete_manifest(scope, found.digest)
         return {"manifestsDeleted": [found.digest], "tagsDeleted": tag_names}
+
+
+def _listed(locks: RepositoryLocks | None, digest: str, tag: str | None = None) -> bool:
+    return locks is None or locks.denying(LIST, digest, tag) is None

@@ -11,14 +11,21 @@ from starlette.responses import JSONResponse, Response
 
 from airlock.errors import AirlockError
 from airlock.server.listeners import RegistryListeners
-from airlock.server.routes import registries
+from airlock.server.routes import auth, identity, registries, repositories, vault
 from airlock.server.services import Services
+from airlock.vault.masking import MASKER
 
 log = logging.getLogger("airlock.api")
 
 
 def build_api(services: Services, listeners: RegistryListeners) -> Starlette:
-    routes = [*registries.routes(services, listeners)]
+    routes = [
+        *registries.routes(services, listeners),
+        *repositories.routes(services),
+        *vault.routes(services),
+        *identity.routes(services, listeners),
+        *auth.routes(services),
+    ]
     return Starlette(
         routes=routes,
         exception_handlers={
@@ -34,7 +41,8 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 async def _airlock_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, AirlockError)
-    return _error(exc.status, exc.code, exc.message)
+    # A message may quote user input that happens to be a secret value.
+    return _error(exc.status, exc.code, MASKER.mask(exc.message))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

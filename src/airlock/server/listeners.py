@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from airlock.auth.access import Realm
 from airlock.errors import ConflictError, InvalidArgumentError
 from airlock.registry.api import RegistryApp
 from airlock.registry.registries import (
@@ -40,7 +41,12 @@ class RegistryListeners:
                 )
 
     async def _listen(self, record: RegistryRecord) -> Listener:
-        app = RegistryApp(self.services.registry_context, record.id, record.name)
+        auth = self.services.auth
+        auth.prepare_registry(record.id)
+        realm = Realm(record.id, record.name, record.login_server)
+        app = RegistryApp(
+            self.services.registry_context, realm, auth.access, auth.endpoint.app(realm)
+        )
         listener = await self.http.add_listener(app, HOST, record.port, name=record.name)
         self._listeners[record.id] = listener
         log.info("registry %s serving on %s", record.name, record.login_server)
@@ -92,4 +98,6 @@ class RegistryListeners:
         listener = self._listeners.pop(record.id, None)
         if listener is not None:
             await self.http.remove_listener(listener)
-        return self.services.registries.remove(name)
+        removed = self.services.registries.remove(name)
+        self.services.auth.access.forget(removed.name)
+        return removed

@@ -13,6 +13,7 @@ from airlock.server.api import build_api
 from airlock.server.http import HttpServer
 from airlock.server.listeners import HOST, RegistryListeners
 from airlock.server.services import Services
+from airlock.vault import masking
 
 log = logging.getLogger("airlock.server")
 
@@ -24,6 +25,8 @@ def run(port: int, home: Path) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Before anything can log: every handler masks the secret values resolved from now on.
+    masking.install()
     try:
         return asyncio.run(_serve(port, home))
     except KeyboardInterrupt:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from airlock.auth.service import AuthService
 from airlock.crypto import MasterKey, load_master_key
 from airlock.db.engine import open_database
+from airlock.identity import Identities
 from airlock.registry.api import RegistryContext
 from airlock.registry.blobstore import BlobStore
 from airlock.registry.content import ContentStore
@@ -18,6 +20,7 @@ from airlock.registry.registries import RegistryCatalog
 from airlock.registry.repositories import RepositoryService
 from airlock.registry.uploads import Uploads
 from airlock.storage import FilesystemDriver
+from airlock.vault import KeyVault
 
 
 def default_home() -> Path:
@@ -36,6 +39,9 @@ class Services:
     registries: RegistryCatalog
     repositories: RepositoryService
     registry_context: RegistryContext
+    vault: KeyVault
+    identities: Identities
+    auth: AuthService
 
     @classmethod
     def open(cls, home: Path, storage_root: Path | None = None) -> Services:
@@ -51,14 +57,18 @@ class Services:
         bus = EventBus()
         content = ContentStore(engine, bus)
         blobs = BlobStore(driver)
+        master_key = load_master_key(home)
         return cls(
             home=home,
             engine=engine,
-            master_key=load_master_key(home),
+            master_key=master_key,
             bus=bus,
             registries=RegistryCatalog(engine),
             repositories=RepositoryService(content),
             registry_context=RegistryContext(content, Uploads(content, blobs), blobs),
+            vault=KeyVault.open(engine, master_key),
+            identities=Identities.open(engine),
+            auth=AuthService.open(home, engine, master_key),
         )
 
     def close(self) -> None:

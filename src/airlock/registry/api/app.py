@@ -8,6 +8,7 @@ import sqlite3
 
 from sqlalchemy.exc import OperationalError
 
+from airlock.auth.access import AccessController, AccessDeniedError, Need, Realm
 from airlock.oci.errors import (
     InvalidDigestError,
     InvalidNameError,
@@ -15,8 +16,9 @@ from airlock.oci.errors import (
     UnsupportedDigestError,
 )
 from airlock.oci.names import check_name
-from airlock.registry.api import blobs, listing, manifests, uploads
+from airlock.registry.api import blobs, guard, listing, manifests, uploads
 from airlock.registry.api.asgi import (
+    ASGIApp,
     ClientDisconnectedError,
     Receive,
     Request,
@@ -33,9 +35,13 @@ from airlock.storage.base import StorageFullError
 log = logging.getLogger("airlock.registry")
 
 
-_ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
+TOKEN_PATH = "/oauth2/token"
+
+# (path, kind of resource for the access check, handlers by method)
+_ROUTES: list[tuple[re.Pattern[str], str, dict[str, Handler]]] = [
     (
         re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<arg>[^/]+)$"),
+        guard.MANIFESTS,
         {
             "GET": manifests.get,
             "HEAD": manifests.get,
@@ -45,6 +51,7 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     ),
     (
         re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<arg>[^/]*)$"),
+        guard.UPLOADS,
         {
             "POST": uploads.start,
             "GET": uploads.status,
@@ -55,23 +62,41 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     ),
     (
         re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<arg>[^/]+)$"),
+        guard.BLOBS,
         {"GET": blobs.get, "HEAD": blobs.get, "DELETE": blobs.delete},
     ),
-    (re.compile(r"^/v2/(?P<name>.+)/tags/list$"), {"GET": listing.tags}),
-    (re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<arg>[^/]+)$"), {"GET": listing.referrers}),
+    (re.compile(r"^/v2/(?P<name>.+)/tags/list$"), guard.LISTING, {"GET": listing.tags}),
+    (
+        re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<arg>[^/]+)$"),
+        guard.LISTING,
+        {"GET": listing.referrers},
+    ),
 ]
 
 
 class RegistryApp:
-    """The ASGI app a registry's listener serves."""
+    """The ASGI app a registry's listener serves: the /v2/ API behind the access check, and
+    the token endpoint the challenges point at."""
 
-    def __init__(self, ctx: RegistryContext, registry_id: int, registry_name: str) -> None:
+    def __init__(
+        self,
+        ctx: RegistryContext,
+        realm: Realm,
+        access: AccessController,
+        token_endpoint: ASGIApp,
+    ) -> None:
         self.ctx = ctx
-        self.registry_id = registry_id
-        self.registry_name = registry_name
+        self.realm = realm
+        self.registry_id = realm.registry_id
+        self.registry_name = realm.registry_name
+        self.access = access
+        self.token_endpoint = token_endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        if scope["path"] == TOKEN_PATH:
+            await self.token_endpoint(scope, receive, send)
             return
         request = Request(scope, receive, send)
         head = request.method == "HEAD"
@@ -79,6 +104,8 @@ class RegistryApp:
             await self._dispatch(request)
         except RegistryError as exc:
             await self._answer_error(request, exc, head)
+        except AccessDeniedError as exc:
+            await self._answer_error(request, guard.access_error(exc), head)
         except (InvalidDigestError, UnsupportedDigestError) as exc:
             await self._answer_error(request, RegistryError("DIGEST_INVALID", str(exc)), head)
         except InvalidNameError as exc:
@@ -107,15 +134,18 @@ class RegistryApp:
 
     async def _dispatch(self, request: Request) -> None:
         path = request.path
+        authorization = request.headers.get("authorization")
         if path in ("/v2", "/v2/"):
+            self.access.authorize(self.realm, authorization, None)
             await respond_json(request.send, 200, {}, head=request.method == "HEAD")
             return
         if path == "/v2/_catalog":
             if request.method != "GET":
                 raise RegistryError("UNSUPPORTED", f"{request.method} is not supported here")
+            self.access.authorize(self.realm, authorization, Need.catalog())
             await listing.catalog(self.ctx, request, self.registry_id)
             return
-        for pattern, methods in _ROUTES:
+        for pattern, kind, methods in _ROUTES:
             match = pattern.match(path)
             if match is None:
                 continue
@@ -127,8 +157,11 @@ class RegistryApp:
                     headers={"allow": ", ".join(methods)},
                 )
             name = check_name(match["name"])
+            need = guard.need_for(kind, request.method, name)
+            grant = self.access.authorize(self.realm, authorization, need)
             repo = RepoScope(self.registry_id, self.registry_name, name)
-            await handler(Call(self.ctx, request, repo, match.groupdict().get("arg") or ""))
+            arg = match.groupdict().get("arg") or ""
+            await handler(Call(self.ctx, request, repo, arg, grant))
             return
         raise RegistryError("NAME_UNKNOWN", f"no such endpoint: {path[:200]}", status=404)
 

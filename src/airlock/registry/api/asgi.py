@@ -13,6 +13,7 @@ Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 API_VERSION_HEADER = (b"docker-distribution-api-version", b"registry/2.0")
 JSON_TYPE = b"application/json"

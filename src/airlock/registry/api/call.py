@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from airlock.auth.access import Grant
 from airlock.registry.api.asgi import Request
 from airlock.registry.blobstore import BlobStore
 from airlock.registry.content import ContentStore
@@ -29,6 +30,7 @@ class Call:
     request: Request
     repo: RepoScope
     arg: str
+    grant: Grant  # what the credential allows beyond the checked need (a mount's source)
 
     def location(self, suffix: str) -> str:
         return f"/v2/{self.repo.repository}/{suffix}"

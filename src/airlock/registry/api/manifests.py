@@ -9,6 +9,7 @@ from airlock.oci.names import check_tag
 from airlock.registry.api.asgi import respond
 from airlock.registry.api.call import Call
 from airlock.registry.errors import RegistryError
+from airlock.registry.locks import READ
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
@@ -22,7 +23,7 @@ def _reference(arg: str) -> tuple[str, Digest | None]:
 
 
 async def get(call: Call) -> None:
-    reference, _ = _reference(call.arg)
+    reference, by_digest = _reference(call.arg)
     found = call.ctx.content.get_manifest(call.repo, reference)
     if found is None:
         raise RegistryError(
@@ -30,6 +31,11 @@ async def get(call: Call) -> None:
             f"manifest {reference} not found in repository {call.repo.repository!r}",
             {"reference": reference},
         )
+    locks = call.ctx.content.locks_for(call.repo)
+    if locks is not None:
+        lock = locks.denying(READ, found.digest, None if by_digest else reference)
+        if lock is not None:
+            raise lock.wire_error()
     head = call.request.method == "HEAD"
     headers = {
         "content-type": found.media_type,

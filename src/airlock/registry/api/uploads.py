@@ -31,6 +31,7 @@ def _session_headers(call: Call, upload_id: str, offset: int) -> dict[str, str]:
 async def start(call: Call) -> None:
     if call.arg:
         raise RegistryError("UNSUPPORTED", "POST goes to /blobs/uploads/ without an upload id")
+    call.ctx.content.check_push(call.repo)
     request = call.request
     mount = request.query("mount")
     source = request.query("from")
@@ -66,7 +67,13 @@ async def start(call: Call) -> None:
 
 
 async def _mount(call: Call, digest: str, source: str) -> bool:
-    """Link a blob from another repository of this registry: no bytes move."""
+    """Link a blob from another repository of this registry: no bytes move.
+
+    Only when the credential may pull the source; otherwise the client gets a plain upload
+    session, as the spec allows, and learns nothing about the source.
+    """
+    if not call.grant.allows("repository", source, "pull"):
+        return False
     content = call.ctx.content
     size = content.blob_size(RepoScope(call.repo.registry_id, call.repo.registry, source), digest)
     if size is None or not call.ctx.blobs.exists(digest):

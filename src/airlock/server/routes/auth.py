@@ -1,0 +1,224 @@
+"""Registry identities: `airlock acr update|credential|scope-map|token|login`.
+
+Secrets appear only in the answers that create them (token create, credential generate,
+credential show/renew of the admin user, login-token); nothing here logs a body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from airlock.auth.access import Realm
+from airlock.auth.identities import ADMIN, token_subject
+from airlock.auth.issuer import REFRESH_USERNAME, AuthenticationError, Identity
+from airlock.auth.scopes import EVERYTHING
+from airlock.errors import AirlockError, InvalidArgumentError
+from airlock.registry.registries import RegistryRecord
+from airlock.server.routes.common import json_body
+from airlock.server.services import Services
+
+
+class LoginRefusedError(AirlockError):
+    status = 401
+    default_code = "Unauthorized"
+
+
+def _bool(body: dict[str, Any], key: str) -> bool | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidArgumentError(f"{key!r} must be true or false")
+    return value
+
+
+def _str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgumentError(f"{key!r} must be a string")
+    return value
+
+
+def _int(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidArgumentError(f"{key!r} must be an integer")
+    return value
+
+
+def _only(body: dict[str, Any], *allowed: str) -> None:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown field {unknown[0][:40]!r}; expected {', '.join(allowed)}"
+        )
+
+
+def _realm(record: RegistryRecord) -> Realm:
+    return Realm(record.id, record.name, record.login_server)
+
+
+def _id(record: RegistryRecord) -> str:
+    return str(record.to_json()["id"])
+
+
+def routes(services: Services) -> list[Route]:
+    auth = services.auth
+
+    def registry(request: Request) -> RegistryRecord:
+        return services.registries.get(request.path_params["name"])
+
+    async def update_registry(request: Request) -> Response:
+        body = await json_body(request)
+        _only(body, "anonymousPullEnabled", "adminUserEnabled")
+        anonymous, admin = _bool(body, "anonymousPullEnabled"), _bool(body, "adminUserEnabled")
+        record = services.registries.update(
+            request.path_params["name"], anonymous_pull_enabled=anonymous, admin_user_enabled=admin
+        )
+        auth.access.forget(record.name)
+        return JSONResponse(record.to_json())
+
+    async def show_credentials(request: Request) -> Response:
+        record = registry(request)
+        return JSONResponse(auth.admin.credentials(record.id, record.name))
+
+    async def renew_credentials(request: Request) -> Response:
+        record = registry(request)
+        body = await json_body(request)
+        _only(body, "name")
+        name = _str(body, "name")
+        if name is None:
+            raise InvalidArgumentError("'name' is required: password or password2")
+        return JSONResponse(auth.admin.renew(record.id, record.name, name))
+
+    async def list_maps(request: Request) -> Response:
+        record = registry(request)
+        return JSONResponse([m.to_json(_id(record)) for m in auth.scope_maps.all(record.id)])
+
+    async def create_map(request: Request) -> Response:
+        record = registry(request)
+        body = await json_body(request)
+        _only(body, "name", "actions", "description")
+        name = _str(body, "name")
+        if name is None:
+            raise InvalidArgumentError("'name' is required")
+        made = auth.scope_maps.create(
+            record.id, name, body.get("actions"), _str(body, "description") or ""
+        )
+        return JSONResponse(made.to_json(_id(record)), status_code=201)
+
+    async def scope_map(request: Request) -> Response:
+        record = registry(request)
+        name = request.path_params["map"]
+        if request.method == "DELETE":
+            auth.scope_maps.delete(record.id, name)
+            return Response(status_code=204)
+        if request.method == "PATCH":
+            body = await json_body(request)
+            _only(body, "addActions", "removeActions", "description")
+            found = auth.scope_maps.update(
+                record.id,
+                name,
+                add=body.get("addActions"),
+                remove=body.get("removeActions"),
+                description=_str(body, "description"),
+            )
+            auth.access.forget(record.name)
+        else:
+            found = auth.scope_maps.get(record.id, name)
+        return JSONResponse(found.to_json(_id(record)))
+
+    async def list_tokens(request: Request) -> Response:
+        record = registry(request)
+        return JSONResponse([t.to_json(_id(record)) for t in auth.tokens.all(record.id)])
+
+    async def create_token(request: Request) -> Response:
+        record = registry(request)
+        body = await json_body(request)
+        _only(body, "name", "scopeMap", "actions", "status", "expirationInDays")
+        name = _str(body, "name")
+        if name is None:
+            raise InvalidArgumentError("'name' is required")
+        token, values = auth.tokens.create(
+            record.id,
+            record.name,
+            name,
+            scope_map=_str(body, "scopeMap"),
+            actions=body.get("actions"),
+            status=_str(body, "status") or "enabled",
+            expiry_days=_int(body, "expirationInDays"),
+        )
+        return JSONResponse(token.to_json(_id(record), values), status_code=201)
+
+    async def token(request: Request) -> Response:
+        record = registry(request)
+        name = request.path_params["token"]
+        if request.method == "DELETE":
+            auth.tokens.delete(record.id, name)
+            auth.access.forget(record.name, token_subject(name))
+            return Response(status_code=204)
+        if request.method == "PATCH":
+            body = await json_body(request)
+            _only(body, "scopeMap", "status")
+            found = auth.tokens.update(
+                record.id, name, scope_map=_str(body, "scopeMap"), status=_str(body, "status")
+            )
+            auth.access.forget(record.name, token_subject(name))
+        else:
+            found = auth.tokens.get(record.id, name)
+        return JSONResponse(found.to_json(_id(record)))
+
+    async def generate(request: Request) -> Response:
+        record = registry(request)
+        body = await json_body(request)
+        _only(body, "passwords", "expirationInDays")
+        found, values = auth.tokens.generate(
+            record.id,
+            request.path_params["token"],
+            body.get("passwords"),
+            _int(body, "expirationInDays"),
+        )
+        shown = found.to_json(_id(record), values)["credentials"]
+        shown["passwords"] = [p for p in shown["passwords"] if "value" in p]
+        return JSONResponse(shown)
+
+    async def login_token(request: Request) -> Response:
+        record = registry(request)
+        body = await json_body(request)
+        _only(body, "username", "password")
+        username, password = _str(body, "username"), _str(body, "password")
+        realm = _realm(record)
+        if username is None:
+            auth.admin.credentials(record.id, record.name)  # refuses a disabled admin user
+            identity = Identity(ADMIN, EVERYTHING)
+        else:
+            try:
+                identity = await auth.token_service.authenticate(realm, username, password or "")
+            except AuthenticationError as exc:
+                raise LoginRefusedError(str(exc)) from None
+        issued = auth.token_service.issue_refresh(realm, identity)
+        return JSONResponse(
+            {
+                "accessToken": issued.token,
+                "loginServer": record.login_server,
+                "username": REFRESH_USERNAME,
+                "expiresIn": issued.expires_in,
+            }
+        )
+
+    base = "/api/registries/{name}"
+    return [
+        Route(base, update_registry, methods=["PATCH"]),
+        Route(f"{base}/credentials", show_credentials, methods=["GET"]),
+        Route(f"{base}/credentials/renew", renew_credentials, methods=["POST"]),
+        Route(f"{base}/scope-maps", list_maps, methods=["GET"]),
+        Route(f"{base}/scope-maps", create_map, methods=["POST"]),
+        Route(f"{base}/scope-maps/{{map}}", scope_map, methods=["GET", "PATCH", "DELETE"]),
+        Route(f"{base}/tokens", list_tokens, methods=["GET"]),
+        Route(f"{base}/tokens", create_token, methods=["POST"]),
+        Route(f"{base}/tokens/{{token}}", token, methods=["GET", "PATCH", "DELETE"]),
+        Route(f"{base}/tokens/{{token}}/credentials", generate, methods=["POST"]),
+        Route(f"{base}/login-token", login_token, methods=["POST"]),
+    ]

@@ -1,0 +1,190 @@
+"""Locks through a running server: the /v2/ API with httpx, the REST API and the CLI."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import REGISTRY_NAME
+from tests.e2e.helpers import BaseBlobs, push_base_blobs, push_blob, push_manifest
+from tests.support.images import MEDIA_MANIFEST
+from tests.support.servers import Airlock
+
+
+def update(airlock: Airlock, *target: str, **flags: str) -> dict[str, Any]:
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in flags.items()]
+    done = airlock.cli(
+        "acr", "repository", "update", "-n", REGISTRY_NAME, *target, *options, "-o", "json"
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def pushed(client: httpx.Client, repo: str, tag: str, blobs: BaseBlobs, note: str) -> str:
+    answer = push_manifest(client, repo, tag, blobs.manifest(note=note))
+    assert answer.status_code == 201, answer.text
+    return answer.headers["docker-content-digest"]
+
+
+def assert_denied(answer: httpx.Response, *words: str) -> None:
+    assert answer.status_code == 403, answer.text
+    error = answer.json()["errors"][0]
+    assert error["code"] == "DENIED"
+    for word in words:
+        assert word in error["message"]
+
+
+def test_write_locked_tag(airlock: Airlock, client: httpx.Client, repo: str) -> None:
+    blobs = push_base_blobs(client, repo)
+    old = pushed(client, repo, "v1", blobs, "one")
+    shown = update(airlock, "--image", f"{repo}:v1", write_enabled="false")
+    assert shown["tag"]["changeableAttributes"]["writeEnabled"] is False
+
+    answer = push_manifest(client, repo, "v1", blobs.manifest(note="two"))
+    assert_denied(
+        answer,
+        f"tag {repo}:v1 is locked (writeEnabled: false)",
+        f"airlock acr repository update --name {REGISTRY_NAME} --image {repo}:v1 "
+        "--write-enabled true",
+    )
+    assert client.head(f"/v2/{repo}/manifests/v1").headers["docker-content-digest"] == old
+    same = push_manifest(client, repo, "v1", blobs.manifest(note="one"))
+    assert same.status_code == 201, same.text
+    pushed(client, repo, "v2", blobs, "two")
+
+    update(airlock, "--image", f"{repo}:v1", write_enabled="TRUE")
+    pushed(client, repo, "v1", blobs, "three")
+
+
+def test_delete_locked_image_survives_a_repository_delete(
+    airlock: Airlock, client: httpx.Client, repo: str
+) -> None:
+    blobs = push_base_blobs(client, repo)
+    kept = pushed(client, repo, "keep", blobs, "one")
+    gone = pushed(client, repo, "gone", blobs, "two")
+    update(airlock, "--image", f"{repo}@{kept}", delete_enabled="false")
+
+    assert_denied(client.delete(f"/v2/{repo}/manifests/{kept}"), "deleteEnabled: false")
+    assert_denied(client.delete(f"/v2/{repo}/manifests/keep"), f"manifest {repo}@{kept}")
+    refused = airlock.cli(
+        "acr", "repository", "delete", "-n", REGISTRY_NAME, "--image", f"{repo}:keep", "--yes",
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "deleteEnabled: false" in refused.stderr
+
+    done = airlock.cli(
+        "acr", "repository", "delete", "-n", REGISTRY_NAME, "--repository", repo, "--yes",
+        "-o", "json",
+    )  # fmt: skip
+    result = json.loads(done.stdout)
+    assert result["manifestsKept"] == [kept] and result["tagsKept"] == ["keep"]
+    assert result["manifestsDeleted"] == [gone]
+    assert client.get(f"/v2/{repo}/manifests/keep").status_code == 200
+    assert client.get(f"/v2/{repo}/manifests/{gone}").status_code == 404
+    assert client.get(f"/v2/{repo}/blobs/{blobs.layer[0]}").status_code == 200
+
+
+def test_read_locked_manifest(airlock: Airlock, client: httpx.Client, repo: str) -> None:
+    blobs = push_base_blobs(client, repo)
+    digest = pushed(client, repo, "v1", blobs, "one")
+    pushed(client, repo, "v2", blobs, "two")
+    update(airlock, "--image", f"{repo}:v1", read_enabled="false")
+    accept = {"accept": MEDIA_MANIFEST}
+    assert_denied(client.get(f"/v2/{repo}/manifests/v1", headers=accept), "readEnabled")
+    assert client.head(f"/v2/{repo}/manifests/v1").status_code == 403
+    # The tag's lock applies to the tag; the manifest's own lock to every way of naming it.
+    assert client.get(f"/v2/{repo}/manifests/{digest}", headers=accept).status_code == 200
+    update(airlock, "--image", f"{repo}@{digest}", read_enabled="false")
+    assert_denied(client.get(f"/v2/{repo}/manifests/{digest}"), f"manifest {repo}@{digest}")
+    assert client.get(f"/v2/{repo}/manifests/v2").status_code == 200
+    assert client.get(f"/v2/{repo}/blobs/{blobs.layer[0]}").status_code == 200
+
+
+def test_list_locked_tag(airlock: Airlock, client: httpx.Client, repo: str) -> None:
+    blobs = push_base_blobs(client, repo)
+    pushed(client, repo, "hidden", blobs, "one")
+    pushed(client, repo, "shown", blobs, "two")
+    update(airlock, "--image", f"{repo}:hidden", list_enabled="false")
+
+    assert client.get(f"/v2/{repo}/tags/list").json()["tags"] == ["shown"]
+    base = ("acr", "repository", "show-tags", "-n", REGISTRY_NAME, "--repository", repo)
+    assert json.loads(airlock.cli(*base, "-o", "json").stdout) == ["shown"]
+    detail = json.loads(airlock.cli(*base, "--detail", "-o", "json").stdout)
+    assert {t["name"]: t["changeableAttributes"]["listEnabled"] for t in detail} == {
+        "hidden": False,
+        "shown": True,
+    }
+
+
+def test_repository_level_locks(airlock: Airlock, client: httpx.Client, repo: str) -> None:
+    blobs = push_base_blobs(client, repo)
+    pushed(client, repo, "v1", blobs, "one")
+    shown = update(airlock, "--repository", repo, write_enabled="false", list_enabled="false")
+    assert shown["imageName"] == repo and shown["tagCount"] == 1
+    assert shown["changeableAttributes"]["writeEnabled"] is False
+
+    assert_denied(client.post(f"/v2/{repo}/blobs/uploads/"), f"repository {repo} is locked")
+    assert_denied(
+        push_manifest(client, repo, "v2", blobs.manifest(note="two")),
+        f"--repository {repo} --write-enabled true",
+    )
+    assert repo not in client.get("/v2/_catalog").json()["repositories"]
+    listed = airlock.cli("acr", "repository", "list", "-n", REGISTRY_NAME, "-o", "json")
+    assert repo not in json.loads(listed.stdout)
+    assert client.get(f"/v2/{repo}/tags/list").json()["tags"] == []
+
+    update(airlock, "--repository", repo, write_enabled="true", list_enabled="true")
+    push_blob(client, repo, b"unlocked")
+    assert repo in client.get("/v2/_catalog").json()["repositories"]
+
+
+def test_rest_api_checks_input_and_changes_nothing(
+    airlock: Airlock, client: httpx.Client, repo: str
+) -> None:
+    blobs = push_base_blobs(client, repo)
+    pushed(client, repo, "v1", blobs, "one")
+    with httpx.Client(base_url=airlock.api_url, timeout=30) as api:
+        check_rest_input(api, repo)
+
+
+def check_rest_input(api: httpx.Client, repo: str) -> None:
+    path = f"/api/registries/{REGISTRY_NAME}/attributes"
+    for params, body in [
+        ({"repository": repo, "reference": "v1"}, {"writeEnabled": "no"}),
+        ({"repository": repo, "reference": "v1"}, {"writeenabled": False}),
+        ({"repository": repo, "reference": "bad tag!"}, {"writeEnabled": False}),
+        ({"repository": "Bad/Name"}, {"writeEnabled": False}),
+    ]:
+        answer = api.patch(path, params=params, json=body)
+        assert answer.status_code == 400, (params, body, answer.text)
+        assert answer.json()["error"]["message"]
+    missing = api.patch(path, params={"repository": repo, "reference": "v9"}, json={})
+    assert missing.status_code == 400  # an empty change is refused before the lookup
+    missing = api.patch(
+        path, params={"repository": repo, "reference": "v9"}, json={"writeEnabled": False}
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "TagNotFound"
+    shown = api.get(
+        f"/api/registries/{REGISTRY_NAME}/repository",
+        params={"repository": repo, "reference": "v1"},
+    )
+    assert shown.status_code == 200
+    assert all(shown.json()["tag"]["changeableAttributes"].values())
+
+
+def test_cli_refuses_bad_flags(airlock: Airlock, repo: str) -> None:
+    bad = airlock.cli(
+        "acr", "repository", "update", "-n", REGISTRY_NAME, "--image", f"{repo}:v1",
+        "--write-enabled", "maybe", check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "expected true or false" in bad.stderr
+    empty = airlock.cli(
+        "acr", "repository", "update", "-n", REGISTRY_NAME, "--repository", repo, check=False
+    )
+    assert empty.returncode != 0 and "nothing to update" in empty.stderr
+    unknown = airlock.cli(
+        "acr", "repository", "show", "-n", REGISTRY_NAME, "--repository", repo, check=False
+    )
+    assert unknown.returncode != 0 and "not found" in unknown.stderr
