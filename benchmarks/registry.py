@@ -16,6 +16,11 @@ measures, for both servers with the same clients:
 * ``tags``: GET /v2/<name>/tags/list on a repository with 1,000 tags (median and p95);
 * ``cli``: ``airlock acr list -o json`` start-up against the running server (Airlock only).
 
+Every request to Airlock carries ``Authorization: Bearer <token>``: a token of the registry's
+admin user for ``repository:<repo>:pull,push``, fetched from the registry's token endpoint
+before the timed part and renewed when a minute old (tokens live 300 s). Distribution runs
+without authentication.
+
 While the 1 GiB transfers run, the servers' resident memory is sampled every 50 ms. --quick
 uses a 64 MiB blob in 16 MiB chunks and fewer requests, as a smoke run. Everything is bounded:
 each step has a timeout and the whole run is stopped by SIGALRM after --timeout seconds.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import datetime
 import gzip
@@ -50,7 +56,8 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.request import Request, urlopen
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -68,6 +75,7 @@ MiB = 2**20
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+TOKEN_RENEW_SECONDS = 60.0  # tokens live 300 s; a step never uses one older than this + 240 s
 CONCURRENCY = (1, 8, 32)
 STEPS = ("push", "chunked", "pull", "put", "get", "tags", "cli")
 
@@ -379,6 +387,37 @@ class Target:
     name: str
     url: str  # the registry's base URL, http://127.0.0.1:PORT
     server: ServerProcess
+    # (username, password) for the registry's token endpoint; None: no authentication.
+    credentials: tuple[str, str] | None = None
+    _tokens: dict[str, tuple[float, str]] = field(default_factory=dict, repr=False)
+
+    def auth(self, repo: str) -> dict[str, str]:
+        """The ``Authorization`` header for pulls and pushes on ``repo`` (none without
+        credentials). Call it before timing: it may fetch a token."""
+        if self.credentials is None:
+            return {}
+        now = time.monotonic()
+        cached = self._tokens.get(repo)
+        if cached is None or now - cached[0] > TOKEN_RENEW_SECONDS:
+            cached = (now, self._fetch_token(f"repository:{repo}:pull,push"))
+            self._tokens[repo] = cached
+        return {"Authorization": f"Bearer {cached[1]}"}
+
+    def _fetch_token(self, scope: str) -> str:
+        user, password = self.credentials or ("", "")
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        query = urlencode({"service": urlsplit(self.url).netloc, "scope": scope})
+        ask = Request(
+            f"{self.url}/oauth2/token?{query}", headers={"Authorization": f"Basic {basic}"}
+        )
+        try:
+            with urlopen(ask, timeout=30) as answer:
+                token = str(json.loads(answer.read())["token"])
+        except OSError as exc:
+            raise BenchError(f"{self.name}: token request for {scope} failed: {exc}") from None
+        if not token:
+            raise BenchError(f"{self.name}: empty token for {scope}")
+        return token
 
     @property
     def port(self) -> int:
@@ -398,10 +437,11 @@ class Target:
 
 def push_small_blob(target: Target, repo: str, data: bytes) -> str:
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    started = request(target.port, "POST", f"/v2/{repo}/blobs/uploads/", expect=202)
+    auth = target.auth(repo)
+    started = request(target.port, "POST", f"/v2/{repo}/blobs/uploads/", auth, expect=202)
     path = target.path_of(started.headers["location"])
     sep = "&" if "?" in path else "?"
-    headers = {"Content-Type": "application/octet-stream"}
+    headers = {"Content-Type": "application/octet-stream", **auth}
     request(target.port, "PUT", f"{path}{sep}digest={digest}", headers, data, expect=201)
     return digest
 
@@ -451,7 +491,7 @@ class ImageParts:
 def put_requests(
     target: Target, repo: str, parts: ImageParts, tags: Sequence[str], same_manifest: bool = False
 ) -> list[bytes]:
-    headers = {"Content-Type": OCI_MANIFEST}
+    headers = {"Content-Type": OCI_MANIFEST, **target.auth(repo)}
     shared = parts.manifest("shared") if same_manifest else b""
     return [
         build_request(
@@ -494,26 +534,34 @@ def make_big_blob(folder: Path, size_mib: int, chunk_mib: int) -> BigBlob:
     return BigBlob(path, tuple(chunks), size_mib * MiB, "sha256:" + sha.hexdigest())
 
 
-def curl(args: Sequence[str], write_out: str, timeout: float = 300) -> str:
-    """Run curl quietly; returns its --write-out text."""
-    command = ["curl", "-sS", "-o", "/dev/null", "-H", "Expect:", "-w", write_out, *args]
+def curl_headers(target: Target, repo: str) -> list[str]:
+    """``-H Authorization: Bearer ...`` for ``target`` (nothing without credentials)."""
+    return [arg for name, value in target.auth(repo).items() for arg in ("-H", f"{name}: {value}")]
+
+
+def curl(
+    args: Sequence[str], write_out: str, timeout: float = 300, headers: Sequence[str] = ()
+) -> str:
+    """Run curl quietly; returns its --write-out text. ``headers`` (``-H`` arguments, which may
+    hold a token) are kept out of error messages."""
+    command = ["curl", "-sS", "-o", "/dev/null", "-H", "Expect:", *headers, "-w", write_out, *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise BenchError(f"curl {' '.join(args)} failed ({done.returncode}): {done.stderr}")
     return done.stdout
 
 
-def curl_status(args: Sequence[str], expect: int) -> str:
+def curl_status(args: Sequence[str], expect: int, headers: Sequence[str] = ()) -> str:
     """Run curl, check the status, return the Location header (if any)."""
-    out = curl(args, "%{http_code} %header{location}")
+    out = curl(args, "%{http_code} %header{location}", headers=headers)
     status, _, location = out.partition(" ")
     if int(status) != expect:
         raise BenchError(f"curl {' '.join(args)} -> HTTP {status} (expected {expect})")
     return location.strip()
 
 
-def _start_upload(target: Target, repo: str) -> str:
-    location = curl_status(["-X", "POST", f"{target.url}/v2/{repo}/blobs/uploads/"], 202)
+def _start_upload(target: Target, repo: str, headers: Sequence[str]) -> str:
+    location = curl_status(["-X", "POST", f"{target.url}/v2/{repo}/blobs/uploads/"], 202, headers)
     return urljoin(target.url + "/", location)
 
 
@@ -526,26 +574,32 @@ OCTET = ["-H", "Content-Type: application/octet-stream"]
 
 def push_monolithic(target: Target, repo: str, blob: BigBlob) -> float:
     """POST, then one PUT streaming the whole file with the digest. Returns seconds."""
+    auth = curl_headers(target, repo)
     t0 = time.perf_counter()
-    url = _start_upload(target, repo)
-    curl_status(["-X", "PUT", "-T", str(blob.path), *OCTET, _with_digest(url, blob.digest)], 201)
+    url = _start_upload(target, repo, auth)
+    curl_status(
+        ["-X", "PUT", "-T", str(blob.path), *OCTET, _with_digest(url, blob.digest)], 201, auth
+    )
     return time.perf_counter() - t0
 
 
 def push_chunked(target: Target, repo: str, blob: BigBlob) -> float:
     """POST, PATCH each chunk file with its Content-Range, then PUT the digest."""
+    auth = curl_headers(target, repo)
     t0 = time.perf_counter()
-    url = _start_upload(target, repo)
+    url = _start_upload(target, repo, auth)
     offset = 0
     for chunk in blob.chunks:
         size = chunk.stat().st_size
         content_range = f"Content-Range: {offset}-{offset + size - 1}"
         location = curl_status(
-            ["-X", "PATCH", "-T", str(chunk), *OCTET, "-H", content_range, url], 202
+            ["-X", "PATCH", "-T", str(chunk), *OCTET, "-H", content_range, url], 202, auth
         )
         url = urljoin(url, location)
         offset += size
-    curl_status(["-X", "PUT", "--data-binary", "", *OCTET, _with_digest(url, blob.digest)], 201)
+    curl_status(
+        ["-X", "PUT", "--data-binary", "", *OCTET, _with_digest(url, blob.digest)], 201, auth
+    )
     return time.perf_counter() - t0
 
 
@@ -554,6 +608,7 @@ def pull(target: Target, repo: str, blob: BigBlob) -> float:
     out = curl(
         ["-L", f"{target.url}/v2/{repo}/blobs/{blob.digest}"],
         "%{http_code} %{size_download} %{speed_download}",
+        headers=curl_headers(target, repo),
     )
     status, size, speed = out.split()
     if status != "200" or int(size) != blob.size:
@@ -563,7 +618,10 @@ def pull(target: Target, repo: str, blob: BigBlob) -> float:
 
 def check_blob(target: Target, repo: str, blob: BigBlob) -> None:
     """Pull the blob once more through a pipe and compare its sha256 (not timed)."""
-    command = ["curl", "-sS", "--fail", "-L", f"{target.url}/v2/{repo}/blobs/{blob.digest}"]
+    command = [
+        "curl", "-sS", "--fail", "-L", *curl_headers(target, repo),
+        f"{target.url}/v2/{repo}/blobs/{blob.digest}",
+    ]  # fmt: skip
     sha = hashlib.sha256()
     with subprocess.Popen(command, stdout=subprocess.PIPE) as proc:
         assert proc.stdout is not None
@@ -594,6 +652,7 @@ class Bench:
         steps: set[str],
         airlock: Airlock,
         airlock_url: str,
+        airlock_credentials: tuple[str, str],
         distribution: Distribution,
         work: Path,
     ) -> None:
@@ -601,7 +660,7 @@ class Bench:
         self.steps = steps
         self.airlock = airlock
         self.targets = [
-            Target("airlock", airlock_url, airlock),
+            Target("airlock", airlock_url, airlock, airlock_credentials),
             Target("distribution", distribution.url, distribution),
         ]
         self.work = work
@@ -751,7 +810,10 @@ class Bench:
                 reqs = put_requests(t, "bench/manifests", self.parts, tags)
                 run_load(t.port, t.pid, reqs, 8, 201)
             got = request(
-                t.port, "GET", f"/v2/bench/manifests/manifests/{tags[0]}", {"Accept": OCI_MANIFEST}
+                t.port,
+                "GET",
+                f"/v2/bench/manifests/manifests/{tags[0]}",
+                {"Accept": OCI_MANIFEST, **t.auth("bench/manifests")},
             )
             if got.body != self.parts.manifest(tags[0]):
                 raise BenchError(f"{t.name} returned a different manifest for {tags[0]}")
@@ -774,9 +836,8 @@ class Bench:
 
     @staticmethod
     def _get(t: Target, tag: str) -> bytes:
-        return build_request(
-            "GET", t.port, f"/v2/bench/manifests/manifests/{tag}", {"Accept": OCI_MANIFEST}
-        )
+        headers = {"Accept": OCI_MANIFEST, **t.auth("bench/manifests")}
+        return build_request("GET", t.port, f"/v2/bench/manifests/manifests/{tag}", headers)
 
     def _load_details(self, key: str, t: Target, load: Load) -> None:
         self.details.setdefault(key, {})[t.name] = {
@@ -812,11 +873,12 @@ class Bench:
         times: list[float] = []
         try:
             for i in range(count + 10):  # the first 10 warm up
+                auth = t.auth(repo)
                 t0 = time.perf_counter()
                 target: str | None = f"/v2/{repo}/tags/list"
                 seen = 0
                 while target:
-                    response = await conn.send(build_request("GET", t.port, target))
+                    response = await conn.send(build_request("GET", t.port, target, auth))
                     if response.status != 200:
                         raise BenchError(f"GET {target} on {t.name} -> {response.status}")
                     seen += len(json.loads(response.body)["tags"])
@@ -957,7 +1019,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         distribution = start_distribution(work / "distribution")
         servers.append(distribution)
         airlock_url = airlock.create_registry("benchregistry")
-        bench = Bench(settings, steps, airlock, airlock_url, distribution, work)
+        credentials = airlock.admin_credentials("benchregistry")
+        bench = Bench(settings, steps, airlock, airlock_url, credentials, distribution, work)
         bench.run()
     except (BenchError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
         failure = exc

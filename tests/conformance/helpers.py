@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conformance.oci_builders import MANIFEST_ACCEPT, Blob, Manifest, sha256_digest
+from tests.support.registry_auth import RegistryTokenAuth
 
 AIRLOCK = "airlock"
 DISTRIBUTION = "distribution"
@@ -53,13 +54,25 @@ def departures(entries: dict[str, str]) -> None:
 
 @dataclass
 class Registry:
-    """One test's view of one server: its kind, a client on its base URL and a fresh repository."""
+    """One test's view of one server: its kind, a client on its base URL and a fresh repository.
+
+    ``auth`` is the client's token flow (Airlock), None where the server is open (Distribution).
+    """
 
     kind: str
     base_url: str
     client: httpx.Client
     repo: str
     test_id: str
+    auth: RegistryTokenAuth | None = None
+
+    def allow_mount(self, source: str, repo: str | None = None) -> None:
+        """Before a cross-repository mount into ``repo``: a push token that may also pull from
+        ``source``, as Docker clients ask for one (no challenge names the source)."""
+        if self.auth is not None:
+            self.auth.prefetch(
+                self.base_url, repo or self.repo, "push", also=[f"repository:{source}:pull"]
+            )
 
     def new_repo(self, label: str = "other") -> str:
         """Another repository name unique to this test (for cross-repository tests)."""

@@ -188,6 +188,7 @@ def test_cross_repository_mount(registry: Registry) -> None:
     blob = oci.layer("mount", 1500)
     source = registry.new_repo("source")
     push_blob(registry, blob, repo=source)
+    registry.allow_mount(source)
 
     resp = registry.client.post(
         with_query(f"/v2/{registry.repo}/blobs/uploads/", mount=blob.digest, **{"from": source})
@@ -203,6 +204,7 @@ def test_mount_of_unknown_blob_falls_back_to_upload(registry: Registry) -> None:
     blob = oci.layer("mount-fallback", 1500)
     source = registry.new_repo("source")
     push_blob(registry, oci.layer("mount-fallback-other"), repo=source)
+    registry.allow_mount(source)
 
     resp = registry.client.post(
         with_query(f"/v2/{registry.repo}/blobs/uploads/", mount=blob.digest, **{"from": source})

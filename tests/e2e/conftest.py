@@ -3,7 +3,9 @@
 One Airlock server (with one registry) serves the whole session; each test pushes to its own
 repositories. Tests that kill or restart a server, or need a special storage root, start
 their own with ``own_airlock``. Podman, buildah and skopeo run with Airlock's engine
-configuration (``engine_env``) in a private store.
+configuration (``engine_env``) in a private store. Every client authenticates as the registry's
+admin user: httpx clients with ``admin_auth`` (``client`` has it), the tools with ``--creds``
+and friends (``creds``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.helpers import repo_name
+from tests.e2e.helpers import REGISTRY_NAME, admin_auth, admin_creds, repo_name
 from tests.support.images import (
     OciImage,
     OciIndexImage,
@@ -23,9 +25,11 @@ from tests.support.images import (
     build_multiplatform_image,
     podman_env,
 )
+from tests.support.registry_auth import RegistryTokenAuth
 from tests.support.servers import Airlock, free_port, start_airlock
 
-REGISTRY_NAME = "e2etests"
+__all__ = ["REGISTRY_NAME", "StartServer"]
+
 HTTP_TIMEOUT = 60.0
 
 
@@ -80,9 +84,21 @@ def repo(request: pytest.FixtureRequest) -> str:
     return repo_name(request.node.name)
 
 
+@pytest.fixture(scope="session")
+def creds(airlock: Airlock) -> str:
+    """``user:password`` of the session registry's admin user, for the tools' ``--creds``."""
+    return admin_creds(airlock)
+
+
 @pytest.fixture
-def client(registry_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=registry_url, timeout=HTTP_TIMEOUT) as c:
+def registry_auth(airlock: Airlock) -> RegistryTokenAuth:
+    """The token flow as the session registry's admin user; ``client`` uses it."""
+    return admin_auth(airlock)
+
+
+@pytest.fixture
+def client(registry_url: str, registry_auth: RegistryTokenAuth) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=registry_url, timeout=HTTP_TIMEOUT, auth=registry_auth) as c:
         yield c
 
 

@@ -1,5 +1,6 @@
-"""Helpers for the end-to-end tests: running tools, speaking the /v2/ API with httpx, and
-looking at the server's blob storage on disk."""
+"""Helpers for the end-to-end tests: running tools, speaking the /v2/ API with httpx (as the
+registry's admin user, through the token flow), and looking at the server's blob storage on
+disk."""
 
 from __future__ import annotations
 
@@ -17,8 +18,21 @@ from urllib.parse import urljoin
 import httpx
 
 from tests.support.images import MEDIA_MANIFEST, OciImage, blob_path
+from tests.support.registry_auth import RegistryTokenAuth
+from tests.support.servers import Airlock
 
 TOOL_TIMEOUT = 180
+REGISTRY_NAME = "e2etests"  # the registry each e2e server gets (tests/e2e/conftest.py)
+
+
+def admin_auth(server: Airlock, registry: str = REGISTRY_NAME) -> RegistryTokenAuth:
+    """The token flow as ``registry``'s admin user, for httpx clients (several may share it)."""
+    return RegistryTokenAuth(*server.admin_credentials(registry))
+
+
+def admin_creds(server: Airlock, registry: str = REGISTRY_NAME) -> str:
+    """``user:password`` of ``registry``'s admin user, for ``--creds`` and friends."""
+    return ":".join(server.admin_credentials(registry))
 
 
 def sha256_digest(data: bytes) -> str:

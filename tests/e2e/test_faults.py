@@ -21,6 +21,7 @@ from tests.e2e.helpers import (
     BaseBlobs,
     Pattern,
     absolute,
+    admin_auth,
     blob_file,
     pull_and_verify,
     push_base_blobs,
@@ -31,6 +32,7 @@ from tests.e2e.helpers import (
     upload_file,
 )
 from tests.support.images import OciImage
+from tests.support.registry_auth import RegistryTokenAuth
 
 BIG = Pattern(chunks=200, seed=b"kill-during-upload")  # 200 MiB
 KILL_AFTER_BYTES = 24 * 1024 * 1024
@@ -97,7 +99,11 @@ def test_kill_during_a_large_upload(
     storage = server.home / "storage"
     repo = repo_name("kill-upload")
     digest = BIG.digest()
-    with httpx.Client(base_url=url, timeout=60) as client:
+    # One token flow for every client here: the streamed PATCHes go out with the push token
+    # it got for the POST (a stream cannot be sent again after a 401), the resumed one after
+    # the restart too (the signing key is in the state folder, so tokens outlive the process).
+    auth = admin_auth(server)
+    with httpx.Client(base_url=url, timeout=60, auth=auth) as client:
         push_image(client, repo, busybox_image, "before")
         started = client.post(f"/v2/{repo}/blobs/uploads/")
         assert started.status_code == 202
@@ -109,7 +115,7 @@ def test_kill_during_a_large_upload(
 
     def send() -> None:
         try:
-            with httpx.Client(base_url=url, timeout=60) as sender:
+            with httpx.Client(base_url=url, timeout=60, auth=auth) as sender:
                 outcome.append(
                     sender.patch(
                         absolute(sender, location),
@@ -135,12 +141,14 @@ def test_kill_during_a_large_upload(
     assert not blob_file(storage, digest).exists()
 
     server.restart()
-    with httpx.Client(base_url=url, timeout=120) as client:
+    with httpx.Client(base_url=url, timeout=120, auth=auth) as client:
         assert client.head(f"/v2/{repo}/blobs/{digest}").status_code == 404
         assert_consistent(client, [repo])
         assert pull_and_verify(client, repo, "before") == busybox_image.manifest_digest
 
+        requested = auth.token_requests
         status = client.get(absolute(client, location))
+        assert auth.token_requests == requested, "the push token from before the kill was refused"
         if status.status_code == 404:
             # Acceptable: the upload is cleanly forgotten.
             assert status.json()["errors"][0]["code"] == "BLOB_UPLOAD_UNKNOWN"
@@ -186,7 +194,8 @@ def test_kill_during_manifest_pushes(own_airlock: StartServer) -> None:
     server, url = own_airlock()
     repo = repo_name("kill-manifests")
     tags = [f"t{i}" for i in range(8)]
-    with httpx.Client(base_url=url, timeout=60) as client:
+    auth = admin_auth(server)
+    with httpx.Client(base_url=url, timeout=60, auth=auth) as client:
         base = push_base_blobs(client, repo)
 
     sent: dict[str, list[str]] = {tag: [] for tag in tags}  # in order, per tag
@@ -195,7 +204,7 @@ def test_kill_during_manifest_pushes(own_airlock: StartServer) -> None:
     progress = threading.Event()
 
     def pusher() -> None:
-        with httpx.Client(base_url=url, timeout=30) as pushing:
+        with httpx.Client(base_url=url, timeout=30, auth=auth) as pushing:
             for i in range(100_000):
                 tag = tags[i % len(tags)]
                 body = base.manifest(push=str(i))
@@ -224,7 +233,7 @@ def test_kill_during_manifest_pushes(own_airlock: StartServer) -> None:
 
     server.restart()
     assert integrity_check(server.home / "airlock.db") == "ok"
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with httpx.Client(base_url=url, timeout=60, auth=auth) as client:
         found = assert_consistent(client, [repo])[repo]
         assert set(found) == set(tags)
         for tag in tags:
@@ -244,9 +253,13 @@ def test_kill_during_manifest_pushes(own_airlock: StartServer) -> None:
 # --- concurrent pushes to one tag -----------------------------------------------------------
 
 
-def test_concurrent_pushes_to_one_tag(registry_url: str, repo: str) -> None:
+def test_concurrent_pushes_to_one_tag(
+    registry_url: str, repo: str, registry_auth: RegistryTokenAuth
+) -> None:
     threads, rounds = 16, 5
-    with httpx.Client(base_url=registry_url, timeout=60) as client:
+    # The writers share the token flow, and with it the push token the base blobs got.
+    auth = registry_auth
+    with httpx.Client(base_url=registry_url, timeout=60, auth=auth) as client:
         base: BaseBlobs = push_base_blobs(client, repo)
     bodies = [base.manifest(writer=str(n)) for n in range(threads)]
     digests = {sha256_digest(body) for body in bodies}
@@ -258,7 +271,7 @@ def test_concurrent_pushes_to_one_tag(registry_url: str, repo: str) -> None:
 
     def push(n: int) -> None:
         try:
-            with httpx.Client(base_url=registry_url, timeout=60) as own:
+            with httpx.Client(base_url=registry_url, timeout=60, auth=auth) as own:
                 barrier.wait(30)
                 for _ in range(rounds):
                     answer = push_manifest(own, repo, "race", bodies[n])
@@ -282,7 +295,7 @@ def test_concurrent_pushes_to_one_tag(registry_url: str, repo: str) -> None:
         assert status == 201, (n, status)
         assert digest == sha256_digest(bodies[n])
 
-    with httpx.Client(base_url=registry_url, timeout=60) as client:
+    with httpx.Client(base_url=registry_url, timeout=60, auth=auth) as client:
         answer = client.get(f"/v2/{repo}/manifests/race")
         assert answer.status_code == 200
         assert answer.headers["docker-content-digest"] in digests
@@ -330,7 +343,8 @@ def test_full_disk_gives_a_clean_error(
     server, url = own_airlock(extra_env={"AIRLOCK_STORAGE_ROOT": str(small_volume)})
     repo = repo_name("full-disk")
     big = Pattern(chunks=64, seed=b"full-disk")  # 64 MiB on a 32 MiB volume
-    with httpx.Client(base_url=url, timeout=60) as client:
+    # The streamed PATCH goes out with the push token the POST before it got.
+    with httpx.Client(base_url=url, timeout=60, auth=admin_auth(server)) as client:
         push_image(client, repo, busybox_image, "v1")
         assert blob_file(small_volume, busybox_image.layer_digests[0]).exists()
 
@@ -383,11 +397,13 @@ def test_full_disk_during_a_single_request_upload(
 ) -> None:
     """POST ?digest= with the whole body: the client never learns an upload id, so the
     server must not leave the partial data behind when the volume fills."""
-    _server, url = own_airlock(extra_env={"AIRLOCK_STORAGE_ROOT": str(small_volume)})
+    server, url = own_airlock(extra_env={"AIRLOCK_STORAGE_ROOT": str(small_volume)})
     repo = repo_name("full-disk-single")
     big = Pattern(chunks=64, seed=b"full-disk-single")
     free_before = free_bytes(small_volume)
-    with httpx.Client(base_url=url, timeout=60) as client:
+    auth = admin_auth(server)
+    auth.prefetch(url, repo, "push")  # the first request streams its body: no 401 and retry
+    with httpx.Client(base_url=url, timeout=60, auth=auth) as client:
         answer = client.post(
             f"/v2/{repo}/blobs/uploads/",
             params={"digest": big.digest()},

@@ -41,13 +41,9 @@ def build(engine: dict[str, str], folder: Path, message: str) -> str:
 
 
 def creds(airlock: Airlock) -> list[str]:
-    """``--creds user:pass`` for the registry once token authentication is on (the support
-    helper ``Airlock.admin_credentials`` comes with it); nothing while registries are open."""
-    helper = getattr(airlock, "admin_credentials", None)
-    if helper is None:
-        return []
-    found = helper(REGISTRY_NAME)
-    return ["--creds", found if isinstance(found, str) else ":".join(found)]
+    """``--creds user:password`` of the registry's admin user."""
+    user, password = airlock.admin_credentials(REGISTRY_NAME)
+    return ["--creds", f"{user}:{password}"]
 
 
 def podman_push(

@@ -12,14 +12,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import free_port, start_airlock
+from tests.support.registry_auth import RegistryTokenAuth
+from tests.support.servers import Airlock, free_port, start_airlock
 
 BLOB = b"lifecycle blob"
 DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
 
 
-def _push_blob(url: str) -> None:
-    with httpx.Client(base_url=url, timeout=30) as client:
+def _auth(server: Airlock, registry: str) -> RegistryTokenAuth:
+    return RegistryTokenAuth(*server.admin_credentials(registry))
+
+
+def _push_blob(url: str, auth: RegistryTokenAuth) -> None:
+    with httpx.Client(base_url=url, timeout=30, auth=auth) as client:
         answer = client.post(f"/v2/keep/blobs/uploads/?digest={DIGEST}", content=BLOB)
         assert answer.status_code == 201, answer.text
 
@@ -30,11 +35,12 @@ def test_signal_stops_cleanly_and_state_survives(tmp_path: Path, sig: signal.Sig
     try:
         port = free_port()
         url = server.create_registry("keepregistry", port=port)
-        _push_blob(url)
+        auth = _auth(server, "keepregistry")
+        _push_blob(url, auth)
         assert server.stop(sig) == 0
         assert "stopped" in server.log()
         server.restart()
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=30, auth=auth) as client:
             answer = client.get(f"/v2/keep/blobs/{DIGEST}")
         assert answer.status_code == 200
         assert answer.content == BLOB
@@ -61,7 +67,8 @@ def test_registry_created_and_deleted_while_running(tmp_path: Path) -> None:
             "tsv",
         )
         assert created.stdout.strip() == f"127.0.0.1:{port}"
-        assert httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=10).status_code == 200
+        auth = _auth(server, "liveregistry")
+        assert httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=10, auth=auth).status_code == 200
         server.cli("acr", "delete", "--name", "liveregistry", "--yes")
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=10)

@@ -1,4 +1,5 @@
-"""skopeo, podman and buildah against a running Airlock registry."""
+"""skopeo, podman and buildah against a running Airlock registry, as its admin user
+(``--creds``, ``--src-creds``, ``--dest-creds``)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from tests.support.images import (
     OciIndexImage,
     push_layout,
 )
+from tests.support.registry_auth import RegistryTokenAuth
 from tests.support.servers import Airlock
 
 pytestmark = pytest.mark.podman
@@ -51,20 +53,27 @@ def layout_digest(layout: Path, tag: str) -> str:
     return str(found[0])
 
 
-def raw_digest(engine: dict[str, str], reference: str) -> str:
-    raw = run_tool("skopeo", "inspect", "--raw", "--tls-verify=false", reference, env=engine)
+def raw_digest(engine: dict[str, str], creds: str, reference: str) -> str:
+    raw = run_tool(
+        "skopeo", "inspect", "--raw", "--tls-verify=false", "--creds", creds, reference, env=engine
+    )
     return sha256_digest(raw.encode())
 
 
 def test_skopeo_round_trip_of_a_single_image(
-    engine: dict[str, str], host: str, repo: str, busybox_image: OciImage, tmp_path: Path
+    engine: dict[str, str],
+    creds: str,
+    host: str,
+    repo: str,
+    busybox_image: OciImage,
+    tmp_path: Path,
 ) -> None:
-    push_layout(busybox_image, f"{host}/{repo}:v1", env=engine)
-    assert raw_digest(engine, f"docker://{host}/{repo}:v1") == busybox_image.manifest_digest
+    push_layout(busybox_image, f"{host}/{repo}:v1", env=engine, creds=creds)
+    assert raw_digest(engine, creds, f"docker://{host}/{repo}:v1") == busybox_image.manifest_digest
 
     out = tmp_path / "out"
     run_tool(
-        "skopeo", "copy", "--all", "--src-tls-verify=false",
+        "skopeo", "copy", "--all", "--src-tls-verify=false", "--src-creds", creds,
         f"docker://{host}/{repo}:v1", f"oci:{out}:v1",
         env=engine,
     )  # fmt: skip
@@ -76,18 +85,20 @@ def test_skopeo_round_trip_of_a_single_image(
 
 def test_skopeo_round_trip_of_a_two_platform_index(
     engine: dict[str, str],
+    creds: str,
     host: str,
     repo: str,
     multi_image: OciIndexImage,
     tmp_path: Path,
     registry_url: str,
+    registry_auth: RegistryTokenAuth,
 ) -> None:
-    push_layout(multi_image, f"{host}/{repo}:multi", env=engine)
-    assert raw_digest(engine, f"docker://{host}/{repo}:multi") == multi_image.index_digest
+    push_layout(multi_image, f"{host}/{repo}:multi", env=engine, creds=creds)
+    assert raw_digest(engine, creds, f"docker://{host}/{repo}:multi") == multi_image.index_digest
 
     out = tmp_path / "out"
     run_tool(
-        "skopeo", "copy", "--all", "--src-tls-verify=false",
+        "skopeo", "copy", "--all", "--src-tls-verify=false", "--src-creds", creds,
         f"docker://{host}/{repo}:multi", f"oci:{out}:multi",
         env=engine,
     )  # fmt: skip
@@ -95,18 +106,20 @@ def test_skopeo_round_trip_of_a_two_platform_index(
     index = json.loads((out / "blobs" / "sha256" / multi_image.index_digest[7:]).read_bytes())
     assert index["mediaType"] == MEDIA_INDEX
     assert {m["digest"] for m in index["manifests"]} == set(multi_image.manifests.values())
-    with httpx.Client(base_url=registry_url, timeout=60) as client:
+    with httpx.Client(base_url=registry_url, timeout=60, auth=registry_auth) as client:
         for digest in multi_image.manifests.values():
             assert pull_and_verify(client, repo, digest) == digest
             assert (out / "blobs" / "sha256" / digest[7:]).exists()
 
 
 def test_podman_pulls_and_runs_an_image_pushed_by_skopeo(
-    engine: dict[str, str], host: str, repo: str, busybox_image: OciImage
+    engine: dict[str, str], creds: str, host: str, repo: str, busybox_image: OciImage
 ) -> None:
     reference = f"{host}/{repo}:v1"
-    push_layout(busybox_image, reference, env=engine)
-    run_tool("podman", "pull", "--quiet", "--tls-verify=false", reference, env=engine)
+    push_layout(busybox_image, reference, env=engine, creds=creds)
+    run_tool(
+        "podman", "pull", "--quiet", "--tls-verify=false", "--creds", creds, reference, env=engine
+    )
     repo_digests = run_tool(
         "podman", "image", "inspect", "--format", "{{json .RepoDigests}}", reference, env=engine
     )
@@ -138,31 +151,35 @@ def local_image_id(engine: dict[str, str], name: str) -> str:
 def test_push_of_a_locally_built_image(
     tool: str,
     engine: dict[str, str],
+    creds: str,
     built_image: str,
     host: str,
     repo: str,
     registry_url: str,
+    registry_auth: RegistryTokenAuth,
     tmp_path: Path,
 ) -> None:
     digest_file = tmp_path / "digest"
     reference = f"{host}/{repo}:{tool}"
     run_tool(
-        tool, "push", "--tls-verify=false", "--digestfile", str(digest_file),
+        tool, "push", "--tls-verify=false", "--creds", creds, "--digestfile", str(digest_file),
         built_image, f"docker://{reference}",
         env=engine,
     )  # fmt: skip
     pushed = digest_file.read_text().strip()
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", pushed)
-    assert raw_digest(engine, f"docker://{reference}") == pushed
+    assert raw_digest(engine, creds, f"docker://{reference}") == pushed
     image_id = local_image_id(engine, built_image)
-    with httpx.Client(base_url=registry_url, timeout=60) as client:
+    with httpx.Client(base_url=registry_url, timeout=60, auth=registry_auth) as client:
         assert pull_and_verify(client, repo, tool) == pushed
         manifest = client.get(f"/v2/{repo}/manifests/{pushed}").json()
     # The config the registry holds is the local image's config: its digest is the image ID.
     assert manifest["config"]["digest"] == f"sha256:{image_id}"
 
     # Pull it back under the registry's name: same image, same digest.
-    run_tool("podman", "pull", "--quiet", "--tls-verify=false", reference, env=engine)
+    run_tool(
+        "podman", "pull", "--quiet", "--tls-verify=false", "--creds", creds, reference, env=engine
+    )
     assert local_image_id(engine, reference) == image_id
     repo_digests = run_tool(
         "podman", "image", "inspect", "--format", "{{json .RepoDigests}}", reference, env=engine
@@ -171,11 +188,11 @@ def test_push_of_a_locally_built_image(
 
 
 def test_skopeo_copy_between_repositories_mounts_blobs(
-    engine: dict[str, str], host: str, busybox_image: OciImage, airlock: Airlock
+    engine: dict[str, str], creds: str, host: str, busybox_image: OciImage, airlock: Airlock
 ) -> None:
     storage = airlock.home / "storage"
     source, target = repo_name("copy-a"), repo_name("copy-b")
-    push_layout(busybox_image, f"{host}/{source}:v1", env=engine)
+    push_layout(busybox_image, f"{host}/{source}:v1", env=engine, creds=creds)
     layer = busybox_image.layer_digests[0]
     inode = blob_file(storage, layer).stat().st_ino
     files_before = blob_files(storage)
@@ -183,11 +200,14 @@ def test_skopeo_copy_between_repositories_mounts_blobs(
 
     run_tool(
         "skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+        "--src-creds", creds, "--dest-creds", creds,
         f"docker://{host}/{source}:v1", f"docker://{host}/{target}:v1",
         env=engine,
     )  # fmt: skip
 
-    assert raw_digest(engine, f"docker://{host}/{target}:v1") == busybox_image.manifest_digest
+    assert (
+        raw_digest(engine, creds, f"docker://{host}/{target}:v1") == busybox_image.manifest_digest
+    )
     assert blob_files(storage) == files_before
     assert blob_file(storage, layer).stat().st_ino == inode
     log = airlock.log()[log_start:]

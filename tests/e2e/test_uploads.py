@@ -18,6 +18,7 @@ from tests.e2e.helpers import (
     upload_file,
 )
 from tests.support.images import OciImage
+from tests.support.registry_auth import RegistryTokenAuth
 
 
 def patch_chunk(client: httpx.Client, location: str, data: bytes, start: int) -> httpx.Response:
@@ -57,12 +58,12 @@ def test_chunked_upload_with_content_range(client: httpx.Client, repo: str) -> N
 
 
 def test_resumed_upload_continues_from_the_reported_offset(
-    registry_url: str, repo: str, storage_root: Path
+    registry_url: str, repo: str, storage_root: Path, registry_auth: RegistryTokenAuth
 ) -> None:
     data = os.urandom(2 * 1024 * 1024 + 999)
     digest = sha256_digest(data)
     first_part = 1024 * 1024 + 17
-    with httpx.Client(base_url=registry_url, timeout=60) as first:
+    with httpx.Client(base_url=registry_url, timeout=60, auth=registry_auth) as first:
         started = first.post(f"/v2/{repo}/blobs/uploads/")
         assert started.status_code == 202
         location = started.headers["location"]
@@ -71,7 +72,7 @@ def test_resumed_upload_continues_from_the_reported_offset(
     assert upload_file(storage_root, location).stat().st_size == first_part
 
     # A new connection, as after a network failure: ask where the upload stands.
-    with httpx.Client(base_url=registry_url, timeout=60) as second:
+    with httpx.Client(base_url=registry_url, timeout=60, auth=registry_auth) as second:
         status = second.get(absolute(second, location))
         assert status.status_code == 204, status.text
         assert status.headers["range"] == f"0-{first_part - 1}"
@@ -124,7 +125,11 @@ def test_wrong_digest_publishes_nothing(
 
 
 def test_cross_repository_mount_writes_no_blob_file(
-    client: httpx.Client, busybox_image: OciImage, storage_root: Path
+    client: httpx.Client,
+    busybox_image: OciImage,
+    storage_root: Path,
+    registry_url: str,
+    registry_auth: RegistryTokenAuth,
 ) -> None:
     source, target = repo_name("mount-a"), repo_name("mount-b")
     push_image(client, source, busybox_image, "v1")
@@ -134,6 +139,8 @@ def test_cross_repository_mount_writes_no_blob_file(
     files_before = blob_files(storage_root)
     assert client.head(f"/v2/{target}/blobs/{layer}").status_code == 404
 
+    # A mount needs pull on the source as well, which a client asks for up front.
+    registry_auth.prefetch(registry_url, target, "push", also=[f"repository:{source}:pull"])
     mounted = client.post(f"/v2/{target}/blobs/uploads/", params={"mount": layer, "from": source})
     assert mounted.status_code == 201, mounted.text
     assert mounted.headers["docker-content-digest"] == layer
@@ -160,11 +167,17 @@ def test_cross_repository_mount_writes_no_blob_file(
 
 
 def test_mount_from_a_repository_without_the_blob_opens_an_upload(
-    client: httpx.Client, busybox_image: OciImage, storage_root: Path
+    client: httpx.Client,
+    busybox_image: OciImage,
+    storage_root: Path,
+    registry_url: str,
+    registry_auth: RegistryTokenAuth,
 ) -> None:
     holder, other, target = repo_name("holder"), repo_name("empty"), repo_name("target")
     push_image(client, holder, busybox_image, "v1")
     layer = busybox_image.layer_digests[0]
+    # Pull on ``other`` is granted, so only its lack of the blob can prevent the mount.
+    registry_auth.prefetch(registry_url, target, "push", also=[f"repository:{other}:pull"])
     # ``other`` never received the blob: no mount, a plain upload session (spec: 202).
     answer = client.post(f"/v2/{target}/blobs/uploads/", params={"mount": layer, "from": other})
     assert answer.status_code == 202, answer.text

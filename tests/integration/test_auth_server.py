@@ -608,7 +608,7 @@ def test_cli_update_and_credential_commands(server: Airlock) -> None:
     )
 
 
-def test_no_secret_reaches_the_server_log_or_the_database(server: Airlock) -> None:
+def test_no_password_is_anywhere_in_the_state_folder(server: Airlock) -> None:
     password = make_token(server, "logcheck", scopeMap="_repositories_pull")
     _, creds = api(server, "GET", "/credentials")
     secrets = [password, *(p["value"] for p in creds["passwords"])]
@@ -616,7 +616,10 @@ def test_no_secret_reaches_the_server_log_or_the_database(server: Airlock) -> No
     token_for(url, url.removeprefix("http://"), ("logcheck", password), "repository:a:pull")
     token_for(url, url.removeprefix("http://"), ("logcheck", password + "x"), "repository:a:pull")
     log = server.log()
-    stored = b"".join(p.read_bytes() for p in server.home.glob("airlock.db*"))
+    # The whole state folder: database and its -wal file, keys, blob storage, logs.
+    files = [p for p in server.home.rglob("*") if p.is_file()]
+    assert any(p.name.startswith("airlock.db") for p in files)
+    stored = b"".join(p.read_bytes() for p in files)
     for secret in secrets:
         assert secret not in log
         assert secret.encode() not in stored
