@@ -115,6 +115,17 @@ def test_push_token_pushes_and_pulls(
     run_tool("podman", "pull", "--tls-verify=false", f"{host}/authpush:v1", env=tool_env)
     run_tool("podman", "tag", f"{host}/authpush:v1", f"{host}/authpush:v2", env=tool_env)
     run_tool("podman", "push", "--tls-verify=false", f"{host}/authpush:v2", env=tool_env)
+    login("buildah", host, "e2epusher", password, tool_env)
+    run_tool(
+        "buildah", "push", "--tls-verify=false", f"{host}/authpush:v1",
+        f"docker://{host}/authpush:buildah", env=tool_env,
+    )  # fmt: skip
+    login("skopeo", host, "e2epusher", password, tool_env)
+    inspected = run_tool(
+        "skopeo", "inspect", "--tls-verify=false", f"docker://{host}/authpush:buildah",
+        env=tool_env,
+    )  # fmt: skip
+    assert json.loads(inspected)["Name"] == f"{host}/authpush"
 
 
 def test_pull_token_pulls_but_cannot_push(
