@@ -72,7 +72,9 @@ def test_expired_token_is_refused_past_the_leeway(signer: TokenSigner) -> None:
 
 
 def test_token_just_inside_the_leeway_is_accepted(signer: TokenSigner) -> None:
-    signer.verify(issue(signer, now=time.time() - 300 - LEEWAY + 10), AUD)
+    claims = signer.verify(issue(signer, now=time.time() - 300 - LEEWAY + 10), AUD)
+    assert claims.audience == AUD
+    assert claims.expires < time.time()
 
 
 def test_wrong_audience_is_refused(signer: TokenSigner) -> None:
