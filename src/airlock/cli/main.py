@@ -15,6 +15,7 @@ from typing import Any
 from airlock import __version__
 from airlock.cli import (
     acr,
+    acr_import,
     credential,
     group,
     identity,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     acr_commands = _command_group(acr_parser)
     acr.register(acr_commands)
+    acr_import.register(acr_commands)
     repository_parser = acr_commands.add_parser(
         "repository",
         help="Manage repositories (image names) for container registries.",

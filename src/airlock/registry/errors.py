@@ -1,48 +1,17 @@
 """Registry errors and the one table of OCI error codes.
 
 Domain code raises ``RegistryError(code, message, detail)``; the HTTP layer answers with the
-code's status and the spec's JSON body, and the OCI client parses the same table.
+code's status and the spec's JSON body. The table lives in ``airlock.oci.errorcodes`` so that
+the OCI client, below the registry, parses the same one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from airlock.oci.errorcodes import CODES, ErrorCode
 
-@dataclass(frozen=True, slots=True)
-class ErrorCode:
-    code: str
-    status: int
-    description: str
-
-
-_CODES = [
-    ErrorCode("BLOB_UNKNOWN", 404, "blob unknown to registry"),
-    ErrorCode("BLOB_UPLOAD_INVALID", 400, "blob upload invalid"),
-    ErrorCode("BLOB_UPLOAD_UNKNOWN", 404, "blob upload unknown to registry"),
-    ErrorCode("DIGEST_INVALID", 400, "provided digest did not match uploaded content"),
-    ErrorCode(
-        "MANIFEST_BLOB_UNKNOWN", 400, "manifest references a manifest or blob unknown to registry"
-    ),
-    ErrorCode("MANIFEST_INVALID", 400, "manifest invalid"),
-    ErrorCode("MANIFEST_UNKNOWN", 404, "manifest unknown to registry"),
-    ErrorCode("NAME_INVALID", 400, "invalid repository name"),
-    ErrorCode("NAME_UNKNOWN", 404, "repository name not known to registry"),
-    ErrorCode("SIZE_INVALID", 400, "provided length did not match content length"),
-    ErrorCode("TAG_INVALID", 400, "manifest tag did not match URI"),
-    ErrorCode("UNAUTHORIZED", 401, "authentication required"),
-    ErrorCode("DENIED", 403, "requested access to the resource is denied"),
-    ErrorCode("UNSUPPORTED", 405, "the operation is unsupported"),
-    ErrorCode("TOOMANYREQUESTS", 429, "too many requests"),
-    ErrorCode("RANGE_INVALID", 416, "invalid content range"),
-    ErrorCode("PAGINATION_NUMBER_INVALID", 400, "invalid number of results requested"),
-    ErrorCode("MANIFEST_TOO_LARGE", 413, "manifest too large"),
-    ErrorCode("STORAGE_FULL", 507, "no space left on the storage volume"),
-    ErrorCode("UNKNOWN", 500, "unknown error"),
-]
-
-CODES: dict[str, ErrorCode] = {c.code: c for c in _CODES}
+__all__ = ["CODES", "ErrorCode", "RegistryError"]
 
 
 class RegistryError(Exception):

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from airlock.errors import AirlockError
 from airlock.server.listeners import RegistryListeners
-from airlock.server.routes import auth, identity, registries, repositories, vault
+from airlock.server.routes import auth, identity, imports, registries, repositories, vault
 from airlock.server.services import Services
 from airlock.vault.masking import MASKER
 
@@ -25,6 +25,7 @@ def build_api(services: Services, listeners: RegistryListeners) -> Starlette:
         *vault.routes(services),
         *identity.routes(services, listeners),
         *auth.routes(services),
+        *imports.routes(services),
     ]
     return Starlette(
         routes=routes,

@@ -12,6 +12,7 @@ from airlock.auth.service import AuthService
 from airlock.crypto import MasterKey, load_master_key
 from airlock.db.engine import open_database
 from airlock.identity import Identities
+from airlock.importer.service import ImportService
 from airlock.registry.api import RegistryContext
 from airlock.registry.blobstore import BlobStore
 from airlock.registry.content import ContentStore
@@ -42,6 +43,7 @@ class Services:
     vault: KeyVault
     identities: Identities
     auth: AuthService
+    importer: ImportService
 
     @classmethod
     def open(cls, home: Path, storage_root: Path | None = None) -> Services:
@@ -58,17 +60,20 @@ class Services:
         content = ContentStore(engine, bus)
         blobs = BlobStore(driver)
         master_key = load_master_key(home)
+        registries = RegistryCatalog(engine)
+        uploads = Uploads(content, blobs)
         return cls(
             home=home,
             engine=engine,
             master_key=master_key,
             bus=bus,
-            registries=RegistryCatalog(engine),
+            registries=registries,
             repositories=RepositoryService(content),
-            registry_context=RegistryContext(content, Uploads(content, blobs), blobs),
+            registry_context=RegistryContext(content, uploads, blobs),
             vault=KeyVault.open(engine, master_key),
             identities=Identities.open(engine),
             auth=AuthService.open(home, engine, master_key),
+            importer=ImportService(registries, content, uploads),
         )
 
     def close(self) -> None:

@@ -1,0 +1,84 @@
+"""Imports: ``airlock acr import`` (see docs/import.md).
+
+``POST /api/registries/{name}/imports`` checks the request, starts a job and answers 202 with
+it; with ``?wait=true`` it answers when the job is done: 200 with the job, or the job's
+error. ``GET /api/imports/{id}`` reports a job. A password is read from the body and never
+written back, logged or quoted in an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from airlock.errors import InvalidArgumentError, NotFoundError
+from airlock.importer.service import ImportRequest
+from airlock.server.routes.common import flag, json_body
+from airlock.server.services import Services
+
+
+def routes(services: Services) -> list[Route]:
+    async def start(request: Request) -> Response:
+        body = await json_body(request)
+        job = await services.importer.submit(request.path_params["name"], import_request(body))
+        if not flag(request.query_params.get("wait")):
+            return JSONResponse(job.to_json(), status_code=202)
+        await job.wait()
+        if job.error is not None:
+            raise job.error
+        return JSONResponse(job.to_json())
+
+    async def show(request: Request) -> Response:
+        job = services.importer.get(request.path_params["id"])
+        if job is None:
+            raise NotFoundError(
+                f"import job {request.path_params['id'][:64]!r} not found; jobs are kept in "
+                "memory and a server restart forgets them",
+                "ImportNotFound",
+            )
+        return JSONResponse(job.to_json())
+
+    return [
+        Route("/api/registries/{name}/imports", start, methods=["POST"]),
+        Route("/api/imports/{id}", show, methods=["GET"]),
+    ]
+
+
+def import_request(body: dict[str, Any]) -> ImportRequest:
+    return ImportRequest(
+        source=_string(body, "source", required=True) or "",
+        images=_strings(body, "images"),
+        repositories=_strings(body, "repositories"),
+        force=_boolean(body, "force"),
+        registry=_string(body, "registry"),
+        username=_string(body, "username"),
+        password=_string(body, "password"),
+    )
+
+
+def _string(body: dict[str, Any], key: str, required: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise InvalidArgumentError(
+            f"'{key}' must be a string" + (" (required)" if required else "")
+        )
+    return value
+
+
+def _strings(body: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = body.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgumentError(f"'{key}' must be a list of strings")
+    return tuple(value)
+
+
+def _boolean(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"'{key}' must be true or false")
+    return value
