@@ -24,7 +24,7 @@ from airlock.server.http.response import (
     encode_head,
     simple_response,
 )
-from airlock.server.http.sendfile import SendfileCancelledError, send_blocking
+from airlock.server.http.sendfile import SENDERS, SendfileCancelledError, send_blocking
 from airlock.server.http.types import ASGIApp, ClientDisconnectedError, Message, Scope
 
 if TYPE_CHECKING:
@@ -243,8 +243,8 @@ class RequestCycle:
         sock = transport.get_extra_info("socket")
         cancel = threading.Event()
         try:
-            sent = await asyncio.to_thread(
-                send_blocking, sock.fileno(), file.fileno(), offset, count, cancel
+            sent = await asyncio.get_running_loop().run_in_executor(
+                SENDERS, send_blocking, sock.fileno(), file.fileno(), offset, count, cancel
             )
         except asyncio.CancelledError:
             cancel.set()

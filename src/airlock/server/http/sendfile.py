@@ -15,9 +15,16 @@ from __future__ import annotations
 import os
 import select
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 STEP = 32 * 1024
 POLL_MS = 500
+# Senders wait on slow readers for as long as those take. In the shared default pool they
+# would starve everything else that uses threads (upload writes, password checks): a client
+# that reads a blob only as fast as it uploads another (skopeo copying between two
+# registries of this server) then deadlocks. They get a pool of their own; a waiting thread
+# costs a stack and no CPU.
+SENDERS = ThreadPoolExecutor(max_workers=128, thread_name_prefix="airlock-sendfile")
 
 
 class SendfileCancelledError(Exception):
