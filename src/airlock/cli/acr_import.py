@@ -16,6 +16,9 @@ from airlock.cli.api import segment
 from airlock.cli.errors import CLIError
 from airlock.cli.options import Context, Subparsers, add_global_arguments, add_registry_argument
 
+# A local import finishes in milliseconds and a remote one can take minutes: poll soon, then
+# back off to a steady pace.
+FIRST_POLL_SECONDS = 0.005
 POLL_SECONDS = 0.25
 MIB = 1024 * 1024
 BAR_WIDTH = 30
@@ -105,10 +108,12 @@ def run_import(args: argparse.Namespace, ctx: Context) -> Any:
 
 def wait_for(job: dict[str, Any], ctx: Context, bar: ProgressBar) -> dict[str, Any]:
     path = f"/api/imports/{segment(str(job['id']))}"
+    pause = FIRST_POLL_SECONDS
     try:
         while job.get("status") == "Running":
             bar.draw(job.get("progress") or {})
-            time.sleep(POLL_SECONDS)
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_SECONDS)
             job = ctx.client.get(path)
         bar.draw(job.get("progress") or {})
     finally:
