@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.external import (
     BasicAuthDistribution,
+    HostileMode,
     bcrypt_hash,
     bcrypt_verify,
     start_distribution_basic,
@@ -180,8 +181,8 @@ def test_skopeo_through_the_proxy_after_429s(plain: Distribution, image: OciImag
 
 
 @pytest.mark.parametrize("mode", ["content", "size"])
-def test_hostile_layer_does_not_match_its_digest(mode: str) -> None:
-    with start_hostile_registry(mode, repository="evil/app", tag="v1") as reg:  # type: ignore[arg-type]
+def test_hostile_layer_does_not_match_its_digest(mode: HostileMode) -> None:
+    with start_hostile_registry(mode, repository="evil/app", tag="v1") as reg:
         assert reg.reference == f"{reg.host}/evil/app:v1"
         assert httpx.get(f"{reg.url}/v2/", timeout=10).status_code == 200
         by_tag = httpx.get(
