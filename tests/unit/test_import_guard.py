@@ -10,6 +10,7 @@ from airlock.importer.guard import (
     SETTING,
     ImportPolicy,
     check_source,
+    connect_guard,
     resolve_host,
     split_host,
 )
@@ -124,3 +125,24 @@ def test_real_resolver_sees_localhost_as_loopback() -> None:
 )
 def test_split_host(text: str, expected: tuple[str, int]) -> None:
     assert split_host(text) == expected
+
+
+def test_connect_guard_lets_any_host_reach_a_public_address() -> None:
+    check = connect_guard(policy(), resolver({"cdn.example.net": [PUBLIC]}))
+    assert check("cdn.example.net", 443) == PUBLIC
+
+
+def test_connect_guard_refuses_an_unlisted_internal_address() -> None:
+    check = connect_guard(policy("127.0.0.1:5000"), resolver({"127.0.0.1": ["127.0.0.1"]}))
+    with pytest.raises(ImportRefusedError, match=r"127\.0\.0\.1:6000.*loopback"):
+        check("127.0.0.1", 6000)
+    assert check("127.0.0.1", 5000) == "127.0.0.1"
+
+
+def test_connect_guard_connects_to_the_address_it_checked() -> None:
+    # A name that resolves to a private and a public address: the public one is used.
+    check = connect_guard(policy(), resolver({"mixed.example": ["10.0.0.5", PUBLIC]}))
+    assert check("mixed.example", 443) == PUBLIC
+    check_only_private = connect_guard(policy(), resolver({"inner.example": ["10.0.0.5"]}))
+    with pytest.raises(ImportRefusedError, match="private"):
+        check_only_private("inner.example", 443)

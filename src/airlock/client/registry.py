@@ -25,7 +25,7 @@ from airlock.client.errors import (
     error_from_response,
 )
 from airlock.client.retry import RetryPolicy, RetryTransport
-from airlock.client.transport import BlobTransport
+from airlock.client.transport import BlobTransport, ConnectGuard
 from airlock.oci import mediatypes
 from airlock.oci.digest import Digest, is_digest
 from airlock.oci.errors import OciValueError
@@ -55,12 +55,13 @@ class RegistryClient:
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,
+        connect_guard: ConnectGuard | None = None,
     ) -> None:
         self.registry = normalise_registry(registry)
         self.base_url = f"{'http' if insecure else 'https'}://{api_host(self.registry)}"
         self.credentials = credentials
         self.auth = RegistryAuth(self.registry, credentials)
-        self.transport = RetryTransport(transport or new_transport(), retry)
+        self.transport = RetryTransport(transport or new_transport(connect_guard), retry)
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=self.auth,
@@ -407,5 +408,5 @@ def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
         yield bytes(buffer)
 
 
-def new_transport() -> httpx.BaseTransport:
-    return BlobTransport()
+def new_transport(connect_guard: ConnectGuard | None = None) -> httpx.BaseTransport:
+    return BlobTransport(connect_guard=connect_guard)

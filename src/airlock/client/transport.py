@@ -9,7 +9,7 @@ transport's pool gets a network backend whose streams read in 1 MiB calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpcore
@@ -45,7 +45,17 @@ class _LargeReads(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+# Called with (host, port) before every TCP connection; returns the address to connect to,
+# or raises to refuse. The importer uses it so that whatever the source sends the client to
+# (a token realm, a blob redirect, a name that resolves differently the second time) is
+# checked against its rule at the moment of connecting, on the address actually used.
+ConnectGuard = Callable[[str, int], str]
+
+
 class _LargeReadBackend(httpcore.SyncBackend):
+    def __init__(self, connect_guard: ConnectGuard | None = None) -> None:
+        self._connect_guard = connect_guard
+
     def connect_tcp(
         self,
         host: str,
@@ -54,6 +64,8 @@ class _LargeReadBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        if self._connect_guard is not None:
+            host = self._connect_guard(host, port)
         return _LargeReads(super().connect_tcp(host, port, timeout, local_address, socket_options))
 
 
@@ -61,7 +73,13 @@ class BlobTransport(httpx.HTTPTransport):
     """HTTP/1.1 (HTTP/2 multiplexes every blob over one connection: slower for bulk
     copies), a keep-alive pool sized for parallel copies, and 1 MiB socket reads."""
 
-    def __init__(self, *, verify: bool = True, limits: httpx.Limits = POOL_LIMITS) -> None:
+    def __init__(
+        self,
+        *,
+        verify: bool = True,
+        limits: httpx.Limits = POOL_LIMITS,
+        connect_guard: ConnectGuard | None = None,
+    ) -> None:
         super().__init__(verify=verify, limits=limits, http1=True, http2=False)
         ssl_context = self._pool._ssl_context
         self._pool = httpcore.ConnectionPool(
@@ -71,5 +89,5 @@ class BlobTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             http1=True,
             http2=False,
-            network_backend=_LargeReadBackend(),
+            network_backend=_LargeReadBackend(connect_guard),
         )

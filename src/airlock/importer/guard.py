@@ -22,6 +22,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from airlock.client.transport import ConnectGuard
 from airlock.importer.errors import ImportRefusedError
 
 SETTING = "AIRLOCK_IMPORT_ALLOWED_REGISTRIES"
@@ -85,6 +86,35 @@ def check_source(registry: str, policy: ImportPolicy, resolve: Resolver | None =
     return Access(
         registry, insecure=bool(addresses) and all(_unmapped(a).is_loopback for a in addresses)
     )
+
+
+def connect_guard(policy: ImportPolicy, resolve: Resolver | None = None) -> ConnectGuard:
+    """The check the client runs before each connection of an import.
+
+    ``check_source`` judged the source's name; a registry can still send the client
+    elsewhere (its token realm, a blob redirect) or resolve differently the second time. At
+    connect time any host may be reached on a public address (CDNs are many and unlisted),
+    but a non-public one only where that exact host:port is listed; the client connects to
+    the address that was checked, never resolving again.
+    """
+    lookup = resolve or resolve_host
+
+    def check(host: str, port: int) -> str:
+        name = f"[{host}]" if ":" in host else host
+        addresses = _addresses(f"{name}:{port}", host, port, lookup)
+        if not addresses:
+            raise ImportRefusedError(f"import: {host!r} resolves to no address")
+        listed = f"{host.lower()}:{port}" in policy.exact_entries()
+        for address in addresses:
+            if _public(address) or listed:
+                return str(address)
+        raise ImportRefusedError(
+            f"import: the source sent the client to {name}:{port}, which resolves to "
+            f"{_kind(addresses[0])} address {addresses[0]}; such addresses are refused unless "
+            f"the exact host:port is listed in ${SETTING}"
+        )
+
+    return check
 
 
 def split_host(registry: str) -> tuple[str, int]:

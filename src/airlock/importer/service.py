@@ -17,7 +17,7 @@ from airlock.client import Credentials, RegistryClient
 from airlock.client.errors import ClientError
 from airlock.errors import AirlockError, InvalidArgumentError
 from airlock.importer.graph import ImageGraph
-from airlock.importer.guard import Access, ImportPolicy, check_source
+from airlock.importer.guard import Access, ImportPolicy, check_source, connect_guard
 from airlock.importer.jobs import ImportJob, JobStore
 from airlock.importer.local import read_local
 from airlock.importer.publish import check_targets, publish
@@ -140,7 +140,10 @@ class ImportService:
     ) -> ImageGraph:
         credentials = request.credentials()
         with RegistryClient(
-            access.host, credentials=credentials, insecure=access.insecure
+            access.host,
+            credentials=credentials,
+            insecure=access.insecure,
+            connect_guard=connect_guard(self.policy),
         ) as client:
             graph = await asyncio.to_thread(fetch_graph, client, spec.source)
             # Uploads belong to a repository; the first target is as good as any.
