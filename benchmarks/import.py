@@ -52,7 +52,6 @@ import platform
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -62,7 +61,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
@@ -70,6 +68,13 @@ from urllib.request import Request, urlopen
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from report import (  # noqa: E402 - next to this script
+    clear_deadline,
+    render_table,
+    server_log_summary,
+    set_deadline,
+    verdict,
+)
 from support.servers import (  # noqa: E402 - the helpers live with the tests
     Airlock,
     Distribution,
@@ -796,34 +801,11 @@ def table(rows: Sequence[Row]) -> str:
             _fmt(r.skopeo),
             "-" if r.ratio is None else f"{r.ratio:.2f}x",
             r.target or "-",
-            {True: "yes", False: "NO", None: "-"}[r.met],
+            verdict(r.met),
         ]
         for r in rows
     ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-
-    def fmt(line: list[str]) -> str:
-        cells = [line[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)]
-        return "  ".join(cells)
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt(header), rule, *(fmt(line) for line in body)])
-
-
-def server_log_summary(server: ServerProcess) -> dict[str, Any]:
-    text = server.log()
-    lines = text.splitlines()
-    bad = [line for line in lines if '" 5' in line or "Traceback" in line or " ERROR " in line]
-    return {"lines": len(lines), "problems": len(bad), "first_problems": bad[:5]}
-
-
-def _alarm(signum: int, frame: FrameType | None) -> None:
-    raise TimeoutError("benchmark exceeded --timeout")
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(f"stopped by signal {signum}")
+    return render_table(header, body)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -853,9 +835,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.quick() if args.quick else Settings.full()
     steps = set(args.only or STEPS)
 
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.alarm(args.timeout)
+    set_deadline(args.timeout)
     load_before = os.getloadavg()
     started = datetime.datetime.now(datetime.UTC)
     work = Path(tempfile.mkdtemp(prefix="airlock-bench-import-", dir="/tmp"))
@@ -878,7 +858,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.stop()
             logs[server.__class__.__name__.lower()] = server_log_summary(server)
         shutil.rmtree(work, ignore_errors=True)
-        signal.alarm(0)
+        clear_deadline()
     load_after = os.getloadavg()
 
     rows = bench.rows if bench else []

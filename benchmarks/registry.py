@@ -42,7 +42,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 from urllib.request import Request, urlopen
@@ -62,6 +60,13 @@ from urllib.request import Request, urlopen
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from report import (  # noqa: E402 - next to this script
+    clear_deadline,
+    render_table,
+    server_log_summary,
+    set_deadline,
+    verdict,
+)
 from support.servers import (  # noqa: E402 - the helpers live with the tests
     Airlock,
     Distribution,
@@ -946,35 +951,11 @@ def table(rows: Sequence[Row]) -> str:
             _fmt(r.distribution),
             "-" if r.ratio is None else f"{r.ratio:.2f}x",
             r.target or "-",
-            {True: "yes", False: "NO", None: "-"}[r.met],
+            verdict(r.met),
         ]
         for r in rows
     ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-
-    def fmt(line: list[str]) -> str:
-        cells = [line[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)]
-        return "  ".join(cells)
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt(header), rule, *(fmt(line) for line in body)])
-
-
-def server_log_summary(server: ServerProcess) -> dict[str, Any]:
-    """Count what went wrong in a server log: 5xx statuses, tracebacks, errors."""
-    text = server.log()
-    lines = text.splitlines()
-    bad = [line for line in lines if '" 5' in line or "Traceback" in line or " ERROR " in line]
-    return {"lines": len(lines), "problems": len(bad), "first_problems": bad[:5]}
-
-
-def _alarm(signum: int, frame: FrameType | None) -> None:
-    raise TimeoutError("benchmark exceeded --timeout")
-
-
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(f"stopped by signal {signum}")
+    return render_table(header, body)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1004,9 +985,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.quick() if args.quick else Settings.full()
     steps = set(args.only or STEPS)
 
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.alarm(args.timeout)
+    set_deadline(args.timeout)
     load_before = os.getloadavg()
     started = datetime.datetime.now(datetime.UTC)
     work = Path(tempfile.mkdtemp(prefix="airlock-bench-", dir="/tmp"))
@@ -1030,7 +1009,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for server in servers:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
-        signal.alarm(0)
+        clear_deadline()
     load_after = os.getloadavg()
 
     rows = bench.rows if bench else []
