@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; building it runs nothing, so docs can be generated from it."""
     parser = argparse.ArgumentParser(
         prog="airlock",
-        description="Self-hosted container registries and ACR-style tasks on one machine. "
+        description="Self-hosted container registries, imports, tokens and a key vault on one "
+        "machine. "
         "Commands follow 'az acr': change the first word of an az command to 'airlock'. "
         "The server is reached at $AIRLOCK_URL (default http://127.0.0.1:5080).",
     )

@@ -19,7 +19,7 @@ RunServer = Callable[..., int]
 def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "server",
-        help="Run the Airlock server (REST API, registries, tasks) in the foreground.",
+        help="Run the Airlock server (REST API and registries) in the foreground.",
         description="Run the Airlock server in the foreground on 127.0.0.1. Its state lives "
         "in $AIRLOCK_HOME (default ~/.local/share/airlock).",
     )
