@@ -117,7 +117,12 @@ class RegistryAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        raise NotImplementedError("RegistryAuth works with httpx.Client only")
+        # Token fetches block (they run in the caller's thread, like every client call):
+        # an event loop must call the client from a worker thread instead.
+        raise TypeError(
+            "RegistryAuth is for httpx.Client; from async code run the client in a thread "
+            "(asyncio.to_thread), as the importer does"
+        )
         yield request  # pragma: no cover - makes this an async generator
 
     def _authorize(self, request: httpx.Request, scopes: tuple[str, ...]) -> bool:
