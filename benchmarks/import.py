@@ -69,6 +69,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from report import (  # noqa: E402 - next to this script
+    benchmark_arguments,
     clear_deadline,
     render_table,
     server_log_summary,
@@ -812,22 +813,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Benchmark `airlock acr import` against skopeo copy on loopback."
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="a 30 MB image and 10 small images: a smoke run"
-    )
-    parser.add_argument(
-        "--only",
-        nargs="+",
-        choices=STEPS,
-        metavar="NAME",
-        help=f"run only these steps: {', '.join(STEPS)}",
-    )
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
-    parser.add_argument(
-        "--timeout",
-        type=int,
-        default=1800,
-        help="stop the whole run after this many seconds (default 1800)",
+    benchmark_arguments(
+        parser, STEPS, "a 30 MB image and 10 small images: a smoke run", timeout=1800
     )
     args = parser.parse_args(argv)
     if shutil.which("skopeo") is None:

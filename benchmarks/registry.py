@@ -61,6 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from report import (  # noqa: E402 - next to this script
+    benchmark_arguments,
     clear_deadline,
     render_table,
     server_log_summary,
@@ -962,23 +963,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Benchmark Airlock's registry against CNCF Distribution on loopback."
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="a 64 MiB blob and fewer requests: a smoke run"
-    )
-    parser.add_argument(
-        "--only",
-        nargs="+",
-        choices=STEPS,
-        metavar="NAME",
-        help=f"run only these steps: {', '.join(STEPS)}",
-    )
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
-    parser.add_argument(
-        "--timeout",
-        type=int,
-        default=900,
-        help="stop the whole run after this many seconds (default 900)",
-    )
+    benchmark_arguments(parser, STEPS, "a 64 MiB blob and fewer requests: a smoke run", timeout=900)
     args = parser.parse_args(argv)
     if shutil.which("curl") is None:
         parser.error("curl is required")

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
 
 class LoggingServer(Protocol):
     def log(self) -> str: ...
+
+
+def benchmark_arguments(
+    parser: argparse.ArgumentParser, steps: Sequence[str], quick_help: str, timeout: int
+) -> None:
+    """The options every benchmark script takes: --quick, --only, --json, --timeout."""
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=steps,
+        metavar="NAME",
+        help=f"run only these steps: {', '.join(steps)}",
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=timeout,
+        help=f"stop the whole run after this many seconds (default {timeout})",
+    )
 
 
 def render_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
