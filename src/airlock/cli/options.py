@@ -153,6 +153,25 @@ def _int(value: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
 
 
+def add_show_and_delete(
+    subparsers: Subparsers,
+    commands: tuple[tuple[str, str, Callable[..., Any]], ...],
+    add_common: Callable[[argparse.ArgumentParser], None],
+    table: Callable[..., Any],
+) -> None:
+    """``show`` and ``delete`` subcommands that take the same identifying options; ``delete``
+    also takes ``--yes``."""
+    for name, text, handler in commands:
+        parser = subparsers.add_parser(name, help=text, description=text)
+        add_common(parser)
+        if name == "delete":
+            parser.add_argument(
+                "--yes", "-y", action="store_true", help="Do not prompt for confirmation."
+            )
+        add_global_arguments(parser)
+        parser.set_defaults(handler=handler, table=table)
+
+
 def add_registry_argument(
     parser: argparse.ArgumentParser, flags: tuple[str, ...] = ("--name", "-n")
 ) -> None:

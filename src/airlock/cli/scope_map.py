@@ -13,7 +13,13 @@ from typing import Any
 
 from airlock.cli.api import segment
 from airlock.cli.errors import CLIError
-from airlock.cli.options import Context, Subparsers, add_global_arguments, add_registry_argument
+from airlock.cli.options import (
+    Context,
+    Subparsers,
+    add_global_arguments,
+    add_registry_argument,
+    add_show_and_delete,
+)
 from airlock.cli.tables import Row, column, format_datetime
 
 ACTIONS = ("content/read", "content/write", "content/delete", "metadata/read", "metadata/write")
@@ -50,18 +56,15 @@ def register(subparsers: Subparsers) -> None:
     add_global_arguments(update_parser)
     update_parser.set_defaults(handler=update, table=scope_map_table)
 
-    for name, text, handler in (
-        ("show", "Show details and attributes of a scope map.", show),
-        ("delete", "Delete a scope map; tokens must not use it.", delete),
-    ):
-        parser = subparsers.add_parser(name, help=text, description=text)
-        _add_common(parser)
-        if name == "delete":
-            parser.add_argument(
-                "--yes", "-y", action="store_true", help="Do not prompt for confirmation."
-            )
-        add_global_arguments(parser)
-        parser.set_defaults(handler=handler, table=scope_map_table)
+    add_show_and_delete(
+        subparsers,
+        (
+            ("show", "Show details and attributes of a scope map.", show),
+            ("delete", "Delete a scope map; tokens must not use it.", delete),
+        ),
+        _add_common,
+        scope_map_table,
+    )
 
     list_parser = subparsers.add_parser(
         "list",

@@ -14,6 +14,7 @@ from airlock.cli.options import (
     Subparsers,
     add_global_arguments,
     add_registry_argument,
+    add_show_and_delete,
     positive_int,
 )
 from airlock.cli.scope_map import add_repository_option, map_actions
@@ -24,18 +25,15 @@ STATUSES = ("enabled", "disabled")
 
 def register(subparsers: Subparsers) -> None:
     _add_create(subparsers)
-    for name, text, handler in (
-        ("show", "Show details and attributes of a token.", show),
-        ("delete", "Delete a token; logins with its passwords stop working at once.", delete),
-    ):
-        parser = subparsers.add_parser(name, help=text, description=text)
-        _add_common(parser)
-        if name == "delete":
-            parser.add_argument(
-                "--yes", "-y", action="store_true", help="Do not prompt for confirmation."
-            )
-        add_global_arguments(parser)
-        parser.set_defaults(handler=handler, table=token_table)
+    add_show_and_delete(
+        subparsers,
+        (
+            ("show", "Show details and attributes of a token.", show),
+            ("delete", "Delete a token; logins with its passwords stop working at once.", delete),
+        ),
+        _add_common,
+        token_table,
+    )
 
     list_parser = subparsers.add_parser(
         "list",
