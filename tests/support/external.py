@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from .servers import Distribution, distribution_binary, free_port, wait_http
@@ -255,17 +255,10 @@ HOP_BY_HOP = {
 }
 
 
-@dataclass
-class RateLimitedProxy:
-    upstream_url: str
-    fail_first: int
-    retry_after: str
-    path_pattern: re.Pattern[str] | None
-    throttled: int = 0  # 429s served so far
-    proxied: int = 0  # requests passed to the upstream
-    requests: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _running: _Running | None = field(default=None, repr=False)
+class _Served:
+    """Address, stop and context-manager methods of a fixture served by ``_serve``."""
+
+    _running: _Running | None
 
     @property
     def host(self) -> str:
@@ -281,7 +274,7 @@ class RateLimitedProxy:
             self._running.stop()
             self._running = None
 
-    def __enter__(self) -> RateLimitedProxy:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -291,6 +284,19 @@ class RateLimitedProxy:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@dataclass
+class RateLimitedProxy(_Served):
+    upstream_url: str
+    fail_first: int
+    retry_after: str
+    path_pattern: re.Pattern[str] | None
+    throttled: int = 0  # 429s served so far
+    proxied: int = 0  # requests passed to the upstream
+    requests: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _running: _Running | None = field(default=None, repr=False)
 
     def should_throttle(self, path: str) -> bool:
         with self._lock:
@@ -473,7 +479,7 @@ def _digest(data: bytes) -> str:
 
 
 @dataclass
-class HostileRegistry:
+class HostileRegistry(_Served):
     """One image, ``repository:tag``, that a careful client must refuse.
 
     ``layer`` is what the manifest promises (``layer_digest``, ``len(layer)``); ``served`` is
@@ -508,15 +514,6 @@ class HostileRegistry:
         return len(self.layer)
 
     @property
-    def host(self) -> str:
-        assert self._running is not None
-        return self._running.host
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
-
-    @property
     def reference(self) -> str:
         """``127.0.0.1:PORT/repository:tag``"""
         return f"{self.host}/{self.repository}:{self.tag}"
@@ -524,22 +521,6 @@ class HostileRegistry:
     def blob_requests(self) -> int:
         with self._lock:
             return sum(1 for _, path, _ in self.requests if "/blobs/" in path)
-
-    def stop(self) -> None:
-        if self._running is not None:
-            self._running.stop()
-            self._running = None
-
-    def __enter__(self) -> HostileRegistry:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class _HostileHandler(_Handler):
