@@ -7,6 +7,7 @@ only as argon2id hashes.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -133,6 +134,8 @@ class Tokens:
                     scope_map_id=map_id,
                     status=status,
                     created_at=iso(now()),
+                    uid=str(uuid.uuid4()),
+                    stamp=str(uuid.uuid4()),
                 )
             )
             token = self._get(conn, registry_id, name)

@@ -37,6 +37,11 @@ registries = Table(
     Column("created_at", String(40), nullable=False),
     Column("anonymous_pull_enabled", Boolean, nullable=False, server_default="0"),
     Column("admin_user_enabled", Boolean, nullable=False, server_default="1"),
+    # Unique forever (a registry re-created under the same name gets a new one): tokens are
+    # bound to it, not to the name. ``admin_stamp`` changes when an admin password is renewed,
+    # which revokes refresh tokens issued under the old one.
+    Column("uid", String(36), nullable=False, unique=True),
+    Column("admin_stamp", String(36), nullable=False),
 )
 
 repositories = Table(
@@ -178,6 +183,10 @@ tokens = Table(
     Column("scope_map_id", Integer, ForeignKey("scope_maps.id"), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", String(40), nullable=False),
+    # As for registries: ``uid`` binds issued JWTs to this token, not its name; ``stamp``
+    # changes when its passwords are regenerated.
+    Column("uid", String(36), nullable=False, unique=True),
+    Column("stamp", String(36), nullable=False),
     UniqueConstraint("registry_id", "name"),
 )
 
@@ -203,6 +212,9 @@ principals = Table(
     Column("resource_group", String(90), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("created_at", String(40), nullable=False),
+    # Changes when the principal's credentials are reset: registry refresh tokens issued
+    # under the old ones stop working.
+    Column("stamp", String(36), nullable=False, server_default=""),
 )
 
 # Locks: changeable attributes of a repository (reference ""), a tag or a manifest digest.
@@ -276,4 +288,73 @@ role_assignments = Table(
     Column("role", String(128), nullable=False),
     Column("scope", String(512), nullable=False),
     Column("created_at", String(40), nullable=False),
+)
+
+
+# --- management plane: principals' credentials, sessions, audit, binding (revision 0003) ---
+
+# Sign-in secrets of users (one password) and service principals (client secrets), kept as
+# argon2id hashes only; ``key_id`` is what `ad sp credential reset` names.
+principal_credentials = Table(
+    "principal_credentials",
+    metadata,
+    Column("key_id", String(36), primary_key=True),
+    Column(
+        "principal_id",
+        String(36),
+        ForeignKey("principals.principal_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("hash", String(255), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40)),
+    Index("ix_principal_credentials_principal", "principal_id"),
+)
+
+# Management-plane sessions. A session token is 32 random bytes shown once; only its SHA-256
+# is kept (it is not a password a person chose, so a fast hash cannot be brute-forced).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "principal_id",
+        String(36),
+        ForeignKey("principals.principal_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # "owner" (the local file) or "login"
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40)),  # NULL: until revoked (the owner's local session)
+    Column("revoked_at", String(40)),
+    Column("source", String(64), nullable=False, server_default=""),
+    Index("ix_sessions_principal", "principal_id"),
+)
+
+# Who did what: every state change and every read of a secret value, with its result.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("principal_id", String(36)),
+    Column("principal_name", String(128), nullable=False),
+    Column("action", String(160), nullable=False),
+    Column("target", String(512), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("result", String(16), nullable=False),  # Succeeded | Failed | Denied
+    Column("detail", String(512)),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_principal", "principal_id"),
+)
+
+# One row per counter; every change to who may do what bumps "identities" in the same
+# transaction, so each server process sharing the database drops its cached grants.
+auth_epochs = Table(
+    "auth_epochs",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )

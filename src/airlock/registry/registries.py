@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +137,8 @@ class RegistryCatalog:
                     location=location,
                     sku=sku,
                     created_at=now_iso(),
+                    uid=str(uuid.uuid4()),
+                    admin_stamp=str(uuid.uuid4()),
                 )
             )
         return self.get(name)
