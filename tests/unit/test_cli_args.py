@@ -73,9 +73,24 @@ def test_bad_jmespath_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
     assert "invalid JMESPath query '[bad'" in err
 
 
-@pytest.mark.parametrize("port", ["0", "65536", "http"])
-def test_bad_port_is_a_usage_error(capsys: pytest.CaptureFixture[str], port: str) -> None:
-    assert "--port" in usage_error(capsys, "acr", "create", "-n", "myregistry", "--port", port)
+@pytest.mark.parametrize(
+    ("port", "reason"),
+    [
+        ("0", "a port is between 1 and 65535, not '0'"),
+        ("65536", "a port is between 1 and 65535, not '65536'"),
+        ("http", "not an integer: 'http'"),
+    ],
+)
+def test_bad_port_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], port: str, reason: str
+) -> None:
+    err = usage_error(capsys, "acr", "create", "-n", "myregistry", "--port", port)
+    assert f"argument --port: {reason}" in err
+
+
+def test_port_parses_to_an_integer() -> None:
+    args = build_parser().parse_args(["acr", "create", "-n", "myregistry", "--port", "5003"])
+    assert args.port == 5003
 
 
 def test_unknown_sku_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,12 +112,17 @@ def test_bad_orderby_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> Non
         "--orderby",
         "x",
     )
-    assert "--orderby" in err
+    assert "argument --orderby: invalid choice: 'x'" in err
+    show_tags = ["acr", "repository", "show-tags", "-n", "abcde", "--repository", "r"]
+    args = build_parser().parse_args([*show_tags, "--orderby", "time_desc"])
+    assert args.orderby == "time_desc"
 
 
 def test_top_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
     err = usage_error(capsys, "acr", "repository", "list", "-n", "abcde", "--top", "0")
-    assert "--top" in err
+    assert "argument --top: must be a positive integer, not '0'" in err
+    args = build_parser().parse_args(["acr", "repository", "list", "-n", "abcde", "--top", "3"])
+    assert args.top == 3
 
 
 def test_repository_delete_needs_exactly_one_target(capsys: pytest.CaptureFixture[str]) -> None:
