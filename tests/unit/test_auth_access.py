@@ -1,4 +1,5 @@
-"""The registry's access check: challenges, 401 vs 403, caching, revocation."""
+"""The registry's access check: challenges, 401 vs 403, caching, revocation by the identity
+epoch, binding to the registry's uid and the identity's stamp."""
 
 from __future__ import annotations
 
@@ -11,25 +12,39 @@ from airlock.auth.identities import Current
 from airlock.auth.scopes import ANONYMOUS_PULL, EVERYTHING, AccessEntry, Permissions
 from airlock.auth.webtokens import TokenSigner
 
-REALM = Realm(1, "reg01", "127.0.0.1:5001")
+REALM = Realm(1, "reg01", "127.0.0.1:5001", "uid-reg01")
 PULL_ONLY = Permissions.from_map_actions(["repositories/*/content/read"])
 
 
 class FakeDirectory:
+    """The directory's answers, set by each test; the SQL behind them is tested against a
+    real database in test_auth_identities.py."""
+
     def __init__(self) -> None:
         self.anonymous = False
         self.identities: dict[str, Permissions] = {"admin": EVERYTHING, "token:puller": PULL_ONLY}
+        self.stamps: dict[str, str] = {}
         self.lookups = 0
+        self.epoch_value = 0
+
+    def epoch(self) -> int:
+        return self.epoch_value
+
+    def registry_uid(self, registry_id: int) -> str | None:
+        return REALM.registry_uid
 
     def anonymous_pull(self, registry_id: int) -> bool:
         return self.anonymous
 
-    def current(self, registry_id: int, subject: str) -> Current | None:
+    def current(self, registry_id: int, subject: str, stamp: str | None = None) -> Current | None:
         self.lookups += 1
         if subject == "anonymous":
             return Current(ANONYMOUS_PULL) if self.anonymous else None
         found = self.identities.get(subject)
-        return None if found is None else Current(found)
+        now = self.stamps.get(subject, "")
+        if found is None or (stamp is not None and stamp != now):
+            return None
+        return Current(found, now)
 
 
 @pytest.fixture
@@ -52,6 +67,8 @@ def bearer(signer: TokenSigner, subject: str, *entries: AccessEntry, **kw: objec
         subject=subject,
         audience=str(kw.get("audience", REALM.login_server)),
         registry="reg01",
+        rid=str(kw.get("rid", REALM.registry_uid)),
+        stamp=str(kw.get("stamp", "")),
         access=list(entries),
     )
     return f"Bearer {issued.token}"
@@ -136,7 +153,7 @@ def test_forget_makes_a_disabled_identity_fail_at_once(
     controller.forget("reg01", "token:puller")
     with pytest.raises(AccessDeniedError) as caught:
         controller.authorize(REALM, header, Need.repository("node", "pull"))
-    assert caught.value.status == 401 and "disabled or gone" in caught.value.message
+    assert caught.value.status == 401 and "disabled, gone" in caught.value.message
 
 
 def test_cached_token_expires(signer: TokenSigner, directory: FakeDirectory) -> None:
@@ -166,16 +183,60 @@ def test_cache_stays_bounded(signer: TokenSigner, directory: FakeDirectory) -> N
     assert len(controller._cache) <= 3
 
 
-def test_principal_tokens_grant_what_their_issuer_decided(
-    signer: TokenSigner, directory: FakeDirectory
+def test_principal_tokens_are_narrowed_by_the_principals_roles(
+    controller: AccessController, signer: TokenSigner, directory: FakeDirectory
 ) -> None:
-    class WithPrincipal(FakeDirectory):
-        def current(self, registry_id: int, subject: str) -> Current | None:
-            return Current(None) if subject == "principal:p-1" else None
-
-    controller = AccessController(signer, WithPrincipal())  # type: ignore[arg-type]
+    # As AcrPull gives: the token claims push too, but only pull is honoured.
+    directory.identities["principal:p-1"] = PULL_ONLY
     header = bearer(signer, "principal:p-1", repo("base/node", "pull", "push"))
-    controller.authorize(REALM, header, Need.repository("base/node", "push"))
+    controller.authorize(REALM, header, Need.repository("base/node", "pull"))
     with pytest.raises(AccessDeniedError) as caught:
-        controller.authorize(REALM, header, Need.repository("base/node", "delete"))
+        controller.authorize(REALM, header, Need.repository("base/node", "push"))
     assert caught.value.status == 403 and "identity 'p-1'" in caught.value.message
+
+
+def test_a_moved_epoch_drops_cached_grants(
+    controller: AccessController, signer: TokenSigner, directory: FakeDirectory
+) -> None:
+    header = bearer(signer, "token:puller", repo("node", "pull"))
+    controller.authorize(REALM, header, Need.repository("node", "pull"))
+    # The token is deleted (by this process or another one sharing the database): the store
+    # moved the epoch in the same transaction; nobody called forget().
+    del directory.identities["token:puller"]
+    controller.authorize(REALM, header, Need.repository("node", "pull"))  # epoch unchanged
+    directory.epoch_value += 1
+    with pytest.raises(AccessDeniedError) as caught:
+        controller.authorize(REALM, header, Need.repository("node", "pull"))
+    assert caught.value.status == 401
+
+
+def test_a_token_of_a_previous_registry_with_the_same_name_is_refused(
+    controller: AccessController, signer: TokenSigner
+) -> None:
+    header = bearer(signer, "admin", repo("node", "pull"), rid="uid-of-the-deleted-registry")
+    with pytest.raises(AccessDeniedError) as caught:
+        controller.authorize(REALM, header, Need.repository("node", "pull"))
+    assert caught.value.status == 401 and "not for registry" in caught.value.message
+
+
+def test_a_cached_grant_is_not_honoured_by_a_re_created_registry(
+    controller: AccessController, signer: TokenSigner
+) -> None:
+    header = bearer(signer, "admin", repo("node", "pull"))
+    controller.authorize(REALM, header, Need.repository("node", "pull"))
+    again = Realm(REALM.registry_id, REALM.registry_name, REALM.login_server, "uid-new")
+    with pytest.raises(AccessDeniedError) as caught:
+        controller.authorize(again, header, Need.repository("node", "pull"))
+    assert caught.value.status == 401
+
+
+def test_a_token_with_an_old_stamp_is_refused(
+    controller: AccessController, signer: TokenSigner, directory: FakeDirectory
+) -> None:
+    directory.stamps["token:puller"] = "uid-1:stamp-2"  # credentials generated since
+    header = bearer(signer, "token:puller", repo("node", "pull"), stamp="uid-1:stamp-1")
+    with pytest.raises(AccessDeniedError) as caught:
+        controller.authorize(REALM, header, Need.repository("node", "pull"))
+    assert caught.value.status == 401 and "credentials changed" in caught.value.message
+    fresh = bearer(signer, "token:puller", repo("node", "pull"), stamp="uid-1:stamp-2")
+    controller.authorize(REALM, fresh, Need.repository("node", "pull"))

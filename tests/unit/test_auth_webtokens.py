@@ -25,7 +25,13 @@ def signer(tmp_path: Path) -> TokenSigner:
 
 
 def issue(signer: TokenSigner, **kwargs: object) -> str:
-    args: dict[str, object] = {"subject": "admin", "audience": AUD, "registry": "reg01"}
+    args: dict[str, object] = {
+        "subject": "admin",
+        "audience": AUD,
+        "registry": "reg01",
+        "rid": "uid-1",
+        "stamp": "stamp-1",
+    }
     args.update(kwargs)
     return signer.issue(access=ACCESS, **args).token  # type: ignore[arg-type]
 
@@ -43,6 +49,22 @@ def payload(token: str) -> dict[str, object]:
 def test_round_trip(signer: TokenSigner) -> None:
     claims = signer.verify(issue(signer), AUD)
     assert (claims.subject, claims.registry, claims.access) == ("admin", "reg01", tuple(ACCESS))
+    assert (claims.rid, claims.stamp) == ("uid-1", "stamp-1")
+
+
+def test_expires_caps_the_lifetime(signer: TokenSigner) -> None:
+    now = time.time()
+    capped = signer.issue(
+        subject="admin", audience=AUD, registry="reg01", rid="u", stamp="s",
+        lifetime=3600, expires=int(now) + 100, now=now,
+    )  # fmt: skip
+    assert payload(capped.token)["exp"] == int(now) + 100 and capped.expires_in == 100
+    # A later expiry never extends the lifetime.
+    longer = signer.issue(
+        subject="admin", audience=AUD, registry="reg01", rid="u", stamp="s",
+        lifetime=60, expires=int(now) + 100, now=now,
+    )  # fmt: skip
+    assert payload(longer.token)["exp"] == int(now) + 60
 
 
 def test_key_file_is_private_and_reused(tmp_path: Path) -> None:
@@ -95,7 +117,7 @@ def test_hs256_with_the_public_key_as_secret_is_refused(signer: TokenSigner) -> 
     )
     claims = payload(issue(signer))
     claims["access"] = [{"type": "repository", "name": "*", "actions": ["*"]}]
-    header = {"alg": "HS256", "typ": "JWT", "kid": signer.kid}
+    header: dict[str, object] = {"alg": "HS256", "typ": "JWT", "kid": signer.kid}
     body = b64(header) + "." + b64(claims)
     import hashlib
     import hmac
@@ -112,7 +134,7 @@ def test_garbage_is_refused(signer: TokenSigner, garbage: str) -> None:
         signer.verify(garbage, AUD)
 
 
-@pytest.mark.parametrize("missing", ["exp", "sub", "aud", "jti", "iat"])
+@pytest.mark.parametrize("missing", ["exp", "sub", "aud", "jti", "iat", "rid", "stamp"])
 def test_missing_claims_are_refused(signer: TokenSigner, missing: str) -> None:
     claims = payload(issue(signer))
     del claims[missing]
@@ -130,7 +152,9 @@ def test_malformed_access_claim_is_refused(signer: TokenSigner) -> None:
 
 
 def test_refresh_and_access_tokens_are_not_interchangeable(signer: TokenSigner) -> None:
-    refresh = signer.issue(subject="admin", audience=AUD, registry="reg01").token
+    refresh = signer.issue(
+        subject="admin", audience=AUD, registry="reg01", rid="u", stamp="s"
+    ).token
     with pytest.raises(TokenInvalidError, match="not an access token"):
         signer.verify(refresh, AUD)
     with pytest.raises(TokenInvalidError, match="not a refresh token"):

@@ -3,8 +3,13 @@
 A request carries ``Authorization: Bearer <JWT>`` from the token endpoint. The first time a
 JWT is seen it is verified (signature, expiry with ``LEEWAY`` seconds of skew, audience =
 the registry's login server) and its identity looked up; the result is cached by the raw
-token string, so the next requests cost a dict lookup. What a token grants is its ``access``
-claim narrowed by what its identity may do now.
+token string, so the next requests cost a dict lookup plus one read of the identity epoch
+(``airlock.db.epochs``): every change to who may do what moves the epoch in the same
+transaction, and the cache starts again when it moved, whichever server process sharing the
+database made the change. What a token grants is its ``access`` claim narrowed by what its
+identity may do now; a token must also carry the registry's uid (``rid``) and its identity's
+current stamp, so that re-created registries and tokens and renewed credentials never honour
+old tokens.
 
 Answers:
 
@@ -47,6 +52,9 @@ class Realm:
     registry_id: int
     registry_name: str
     login_server: str
+    # The registry's uid (``registries.uid``), which JWTs carry as ``rid``. Empty: not known
+    # to whoever built the realm, and looked up when needed.
+    registry_uid: str = ""
 
     @property
     def token_url(self) -> str:
@@ -101,7 +109,7 @@ class AccessDeniedError(Exception):
 class Grant:
     """What the request's credential allows (returned by ``authorize``)."""
 
-    __slots__ = ("audience", "expires", "grants", "permissions", "registry", "subject")
+    __slots__ = ("audience", "expires", "grants", "permissions", "registry", "rid", "subject")
 
     def __init__(
         self,
@@ -111,6 +119,7 @@ class Grant:
         expires: float,
         grants: dict[tuple[str, str], frozenset[str]],
         permissions: Permissions | None,
+        rid: str = "",
     ) -> None:
         self.subject = subject
         self.audience = audience
@@ -118,6 +127,7 @@ class Grant:
         self.expires = expires
         self.grants = grants
         self.permissions = permissions
+        self.rid = rid
 
     def allows(self, kind: str, name: str, action: str) -> bool:
         if self.subject == ANONYMOUS and self.permissions is not None:
@@ -146,6 +156,7 @@ class AccessController:
         self.clock = clock
         self.cache_size = cache_size
         self._cache: dict[str, Grant] = {}
+        self._epoch: int | None = None
 
     def authorize(self, realm: Realm, authorization: str | None, need: Need | None) -> Grant:
         """The request's grant if it may do ``need`` (None: any valid credential);
@@ -169,7 +180,10 @@ class AccessController:
         raise AccessDeniedError(403, f"{describe(grant.subject)} may not {_verb(need)}", need, None)
 
     def forget(self, registry_name: str, subject: str | None = None) -> None:
-        """Drop cached tokens of a registry (of one subject), after a change to identities."""
+        """Drop cached tokens of a registry (of one subject).
+
+        Not needed any more: the stores move the identity epoch on every change, and
+        ``authorize`` drops the cache when it moved. Kept so that existing callers work."""
         for token, grant in list(self._cache.items()):
             if grant.registry == registry_name and subject in (None, grant.subject):
                 del self._cache[token]
@@ -182,11 +196,17 @@ class AccessController:
             and self.directory.anonymous_pull(realm.registry_id)
         ):
             current = self.directory.current(realm.registry_id, ANONYMOUS)
-            if current is not None and current.permissions is not None:
+            if current is not None:
                 return anonymous_grant(current.permissions)
         raise AccessDeniedError(401, "authentication required", need, realm.challenge(need))
 
     def _verified(self, realm: Realm, token: str, need: Need | None) -> Grant:
+        # One indexed read of a one-row table (a few microseconds): the price of revocation
+        # that holds across server processes without a message bus.
+        epoch = self.directory.epoch()
+        if epoch != self._epoch:
+            self._cache.clear()
+            self._epoch = epoch
         grant = self._cache.get(token)
         if grant is None:
             grant = self._verify(realm, token, need)
@@ -194,7 +214,11 @@ class AccessController:
         elif grant.expires + LEEWAY < self.clock():
             del self._cache[token]
             raise _invalid(realm, need, "token has expired")
-        if grant.audience != realm.login_server or grant.registry != realm.registry_name:
+        if (
+            grant.audience != realm.login_server
+            or grant.registry != realm.registry_name
+            or (realm.registry_uid and grant.rid != realm.registry_uid)
+        ):
             raise _invalid(realm, need, f"token is not for {realm.login_server}")
         return grant
 
@@ -203,11 +227,18 @@ class AccessController:
             claims = self.signer.verify(token, realm.login_server)
         except TokenInvalidError as exc:
             raise _invalid(realm, need, str(exc)) from None
-        if claims.registry != realm.registry_name:
+        uid = realm.registry_uid or self.directory.registry_uid(realm.registry_id)
+        if claims.registry != realm.registry_name or claims.rid != uid:
+            # Same name and port, another registry (deleted and created again): not ours.
             raise _invalid(realm, need, f"token is not for registry {realm.registry_name}")
-        current = self.directory.current(realm.registry_id, claims.subject)
+        current = self.directory.current(realm.registry_id, claims.subject, claims.stamp)
         if current is None:
-            raise _invalid(realm, need, f"{describe(claims.subject)} is disabled or gone")
+            raise _invalid(
+                realm,
+                need,
+                f"{describe(claims.subject)} is disabled, gone, has no access to this "
+                "registry or its credentials changed since the token was issued",
+            )
         return Grant(
             claims.subject,
             claims.audience,
@@ -215,6 +246,7 @@ class AccessController:
             claims.expires,
             _grants(claims.access, current.permissions),
             current.permissions,
+            claims.rid,
         )
 
     def _remember(self, token: str, grant: Grant) -> None:

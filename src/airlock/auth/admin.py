@@ -3,17 +3,24 @@
 The passwords are sealed with the master key rather than hashed, because
 ``acr credential show`` prints them again (as ACR does). The seal's context names the
 registry and the password, so a sealed value copied to another row does not open.
+
+``registries.admin_stamp`` changes whenever a password is renewed: the admin user's JWTs
+carry the stamp they were issued under, so renewing revokes every refresh token issued
+before (with either password: the stamp does not say which one was used).
 """
 
 from __future__ import annotations
 
 import hmac
+import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from airlock.auth.names import iso, now
 from airlock.auth.passwords import generate_password
 from airlock.crypto import MasterKey
+from airlock.db import epochs
 from airlock.db.schema import registries, registry_admin_passwords
 from airlock.errors import AirlockError, InvalidArgumentError
 
@@ -23,6 +30,24 @@ PASSWORD_NAMES = ("password", "password2")
 class AdminUserDisabledError(AirlockError):
     status = 400
     default_code = "AdminUserDisabled"
+
+
+@dataclass(frozen=True, slots=True)
+class AdminState:
+    """What a sign-in as the admin user checks, read together: the stamp is the one of the
+    passwords compared."""
+
+    enabled: bool
+    stamp: str
+    passwords: tuple[str, ...]
+
+    def check(self, password: str) -> bool:
+        """Whether ``password`` is one of the passwords (compared in constant time)."""
+        given = password.encode()
+        matched = False
+        for value in self.passwords:
+            matched |= hmac.compare_digest(value.encode(), given)
+        return matched
 
 
 def _context(registry_id: int, name: str) -> str:
@@ -88,6 +113,12 @@ class AdminUsers:
                     created_at=iso(now()),
                 )
             )
+            conn.execute(
+                update(registries)
+                .where(registries.c.id == registry_id)
+                .values(admin_stamp=str(uuid.uuid4()))
+            )
+            epochs.bump(conn)
         return self.credentials(registry_id, registry_name)
 
     def enabled(self, registry_id: int) -> bool:
@@ -99,19 +130,30 @@ class AdminUsers:
 
     def check(self, registry_id: int, password: str) -> bool:
         """Whether ``password`` is one of the admin passwords (compared in constant time)."""
-        given = password.encode()
-        matched = False
-        for _, value in self._passwords(registry_id):
-            matched |= hmac.compare_digest(value.encode(), given)
-        return matched
+        return self.state(registry_id).check(password)
+
+    def state(self, registry_id: int) -> AdminState:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(registries.c.admin_user_enabled, registries.c.admin_stamp).where(
+                    registries.c.id == registry_id
+                )
+            ).first()
+            if row is None:
+                return AdminState(False, "", ())
+            values = tuple(value for _, value in self._read_passwords(conn, registry_id))
+        return AdminState(bool(row.admin_user_enabled), str(row.admin_stamp), values)
 
     def _passwords(self, registry_id: int) -> list[tuple[str, str]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(registry_admin_passwords.c.name, registry_admin_passwords.c.sealed).where(
-                    registry_admin_passwords.c.registry_id == registry_id
-                )
-            ).all()
+            return self._read_passwords(conn, registry_id)
+
+    def _read_passwords(self, conn: Connection, registry_id: int) -> list[tuple[str, str]]:
+        rows = conn.execute(
+            select(registry_admin_passwords.c.name, registry_admin_passwords.c.sealed).where(
+                registry_admin_passwords.c.registry_id == registry_id
+            )
+        ).all()
         opened = {
             row.name: self.master_key.open(row.sealed, _context(registry_id, row.name)).decode()
             for row in rows

@@ -7,8 +7,10 @@
   ``access_type=offline`` adds a refresh token.
 
 Answer: ``{"token", "access_token", "expires_in", "issued_at"}`` (``refresh_token`` when
-asked). Refused credentials are 401 with an OCI error body that names the user, never the
-password; malformed requests are 400.
+asked). Refused credentials are 401 with an OCI error body that quotes neither the username
+nor the password (people type one into the other); malformed requests are 400. Sign-ins go
+through the service's throttle, keyed by the client's address and the username: repeated
+failures slow the next attempts down, then get 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ import base64
 import binascii
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from airlock.auth.access import Realm
-from airlock.auth.issuer import AuthenticationError, Identity, TokenService
+from airlock.auth.issuer import REFRESH_USERNAME, AuthenticationError, Identity, TokenService
 from airlock.auth.scopes import ScopeError, parse_scopes
+from airlock.auth.throttle import ThrottledError
 
 log = logging.getLogger("airlock.auth")
 
@@ -38,12 +42,26 @@ _NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
 class _RefusedError(Exception):
-    def __init__(self, status: int, code: str, oauth_error: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        oauth_error: str,
+        message: str,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.oauth_error = oauth_error
         self.message = message
+        self.retry_after = retry_after
+
+
+def _throttled(exc: ThrottledError) -> _RefusedError:
+    return _RefusedError(
+        429, "TOOMANYREQUESTS", "slow_down", exc.message, max(1, math.ceil(exc.retry_after))
+    )
 
 
 class TokenEndpoint:
@@ -60,7 +78,9 @@ class TokenEndpoint:
         try:
             body = await self._answer(realm, scope, receive)
         except _RefusedError as exc:
-            log.warning("token request on %s refused: %s", realm.registry_name, exc.message)
+            # 429s are not logged one by one: the throttle logs once when it starts refusing.
+            if exc.status != 429:
+                log.warning("token request on %s refused: %s", realm.registry_name, exc.message)
             error = {
                 "errors": [{"code": exc.code, "message": exc.message}],
                 "error": exc.oauth_error,
@@ -69,6 +89,8 @@ class TokenEndpoint:
             headers = dict(_NO_STORE)
             if exc.status == 401:
                 headers["www-authenticate"] = f'Basic realm="{realm.login_server}"'
+            if exc.retry_after is not None:
+                headers["retry-after"] = str(exc.retry_after)
             await _respond(send, exc.status, error, headers)
             return
         await _respond(send, 200, body, _NO_STORE)
@@ -76,13 +98,14 @@ class TokenEndpoint:
     async def _answer(self, realm: Realm, scope: Scope, receive: Receive) -> dict[str, Any]:
         method = scope["method"]
         query = _parse(scope.get("query_string", b""))
+        source = _source(scope)
         if method == "GET":
-            identity = await self._basic(realm, scope)
+            identity = await self._basic(realm, scope, source)
             params = query
             offline = _first(query, "offline_token") == "true"
         elif method == "POST":
             params = {**query, **_parse(await _read_form(receive))}
-            identity = await self._grant(realm, params)
+            identity = await self._grant(realm, params, source)
             offline = _first(params, "access_type") == "offline"
         else:
             raise _RefusedError(405, "UNSUPPORTED", "invalid_request", "use GET or POST")
@@ -109,7 +132,7 @@ class TokenEndpoint:
             body["refresh_token"] = self.service.issue_refresh(realm, identity).token
         return body
 
-    async def _basic(self, realm: Realm, scope: Scope) -> Identity:
+    async def _basic(self, realm: Realm, scope: Scope, source: str) -> Identity:
         header = _header(scope, b"authorization")
         try:
             if header is None:
@@ -120,11 +143,13 @@ class TokenEndpoint:
                     401, "UNAUTHORIZED", "invalid_client", "use Basic credentials here"
                 )
             username, password = _decode_basic(value.strip())
-            return await self.service.authenticate(realm, username, password)
+            return await self.service.sign_in(realm, username, password, source)
         except AuthenticationError as exc:
             raise _RefusedError(401, "UNAUTHORIZED", "invalid_grant", str(exc)) from None
+        except ThrottledError as exc:
+            raise _throttled(exc) from None
 
-    async def _grant(self, realm: Realm, params: dict[str, list[str]]) -> Identity:
+    async def _grant(self, realm: Realm, params: dict[str, list[str]], source: str) -> Identity:
         grant_type = _first(params, "grant_type")
         try:
             if grant_type == "password":
@@ -137,7 +162,7 @@ class TokenEndpoint:
                         "invalid_request",
                         "grant_type=password needs username and password",
                     )
-                return await self.service.authenticate(realm, username, password)
+                return await self.service.sign_in(realm, username, password, source)
             if grant_type == "refresh_token":
                 refresh = _first(params, "refresh_token")
                 if not refresh:
@@ -147,15 +172,25 @@ class TokenEndpoint:
                         "invalid_request",
                         "grant_type=refresh_token needs refresh_token",
                     )
-                return self.service.from_refresh_token(realm, refresh)
+                return await self.service.sign_in(realm, REFRESH_USERNAME, refresh, source)
         except AuthenticationError as exc:
             raise _RefusedError(401, "UNAUTHORIZED", "invalid_grant", str(exc)) from None
+        except ThrottledError as exc:
+            raise _throttled(exc) from None
         raise _RefusedError(
             400,
             "UNSUPPORTED",
             "unsupported_grant_type",
             f"unsupported grant_type {str(grant_type)[:40]!r}; use password or refresh_token",
         )
+
+
+def _source(scope: Scope) -> str:
+    """The client's address, which the sign-in throttle counts failures by."""
+    client = scope.get("client")
+    if isinstance(client, (list, tuple)) and client:
+        return str(client[0])
+    return "unknown"
 
 
 def _decode_basic(value: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Row
 
 from airlock.auth.names import check_description, check_name, iso, now
 from airlock.auth.scopes import ScopeError, parse_map_action
+from airlock.db import epochs
 from airlock.db.schema import scope_maps, tokens
 from airlock.errors import ConflictError, InvalidArgumentError, NotFoundError
 
@@ -182,6 +183,8 @@ class ScopeMaps:
             if description is not None:
                 values["description"] = check_description(description)
             conn.execute(update(scope_maps).where(scope_maps.c.id == current.id).values(values))
+            # Tokens pointing at the map may now do less (or more): every cached grant goes.
+            epochs.bump(conn)
             return self._get(conn, registry_id, name)
 
     def delete(self, registry_id: int, name: str) -> ScopeMap:
@@ -203,6 +206,7 @@ class ScopeMaps:
                     "ScopeMapInUse",
                 )
             conn.execute(delete(scope_maps).where(scope_maps.c.id == current.id))
+            epochs.bump(conn)
             return current
 
     def _find(self, conn: Connection, registry_id: int, name: str) -> ScopeMap | None:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from airlock.auth.access import AccessController
+from airlock.auth.access import AccessController, Realm
 from airlock.auth.admin import AdminUsers
 from airlock.auth.endpoint import TokenEndpoint
 from airlock.auth.identities import IdentityDirectory
 from airlock.auth.issuer import TokenService
 from airlock.auth.scope_maps import ScopeMaps
+from airlock.auth.throttle import SignInThrottle
 from airlock.auth.tokens import Tokens
 from airlock.auth.webtokens import TokenSigner
 from airlock.crypto import MasterKey
@@ -28,6 +29,8 @@ class AuthService:
     access: AccessController
     token_service: TokenService
     endpoint: TokenEndpoint
+    directory: IdentityDirectory
+    throttle: SignInThrottle
 
     @classmethod
     def open(cls, home: Path, engine: Engine, master_key: MasterKey) -> AuthService:
@@ -36,7 +39,8 @@ class AuthService:
         admin = AdminUsers(engine, master_key)
         maps = ScopeMaps(engine)
         tokens = Tokens(engine, maps)
-        token_service = TokenService(signer, admin, tokens, directory)
+        throttle = SignInThrottle()
+        token_service = TokenService(signer, admin, tokens, directory, throttle)
         return cls(
             signer=signer,
             admin=admin,
@@ -45,6 +49,18 @@ class AuthService:
             access=AccessController(signer, directory),
             token_service=token_service,
             endpoint=TokenEndpoint(token_service),
+            directory=directory,
+            throttle=throttle,
+        )
+
+    def realm(self, registry_id: int, registry_name: str, login_server: str) -> Realm:
+        """A registry's realm with its uid (which JWTs are bound to), read from the
+        database: build realms with this rather than ``Realm(...)``."""
+        return Realm(
+            registry_id,
+            registry_name,
+            login_server,
+            self.directory.registry_uid(registry_id) or "",
         )
 
     def prepare_registry(self, registry_id: int) -> None:

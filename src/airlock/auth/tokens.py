@@ -2,11 +2,18 @@
 
 Passwords are shown once, in the answer to ``create`` and ``credential generate``, and kept
 only as argon2id hashes.
+
+Each token has a ``uid`` (new when a token is created, so a token deleted and created again
+under the same name never honours its predecessor's JWTs) and a ``stamp`` (new on
+``credential generate``, which revokes the refresh tokens issued under the old passwords).
+Every change here moves the identity epoch in its transaction, so that every server process
+drops the grants it cached.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,11 +25,15 @@ from sqlalchemy.engine import Row
 from airlock.auth.names import check_name, expiry_after, is_past, iso, now
 from airlock.auth.passwords import generate_password, hash_password
 from airlock.auth.scope_maps import ScopeMaps
+from airlock.db import epochs
 from airlock.db.schema import scope_maps, token_passwords, tokens
 from airlock.errors import ConflictError, InvalidArgumentError, NotFoundError
 
 PASSWORD_NAMES = ("password1", "password2")
 STATUSES = ("enabled", "disabled")
+# Usernames of this shape are refresh tokens (00000000-0000-0000-0000-000000000000) and
+# service principals' appIds at the token endpoint, so no token may be named like one.
+UUID_SHAPED = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,8 @@ class Token:
     status: str
     created_at: str
     passwords: tuple[PasswordInfo, ...]
+    uid: str = ""
+    stamp: str = ""
 
     def to_json(
         self, registry_id_path: str, values: dict[str, str] | None = None
@@ -114,6 +127,12 @@ class Tokens:
             raise InvalidArgumentError(
                 f"a token cannot be named {name!r}: that is the registry's admin user"
             )
+        if UUID_SHAPED.match(name):
+            raise InvalidArgumentError(
+                f"a token cannot be named like a UUID ({name!r}): such usernames are refresh "
+                "tokens and service principals' appIds",
+                "InvalidName",
+            )
         if (scope_map is None) == (actions is None):
             raise InvalidArgumentError("give either a scope map or repositories and actions")
         with self.engine.begin() as conn:
@@ -140,6 +159,7 @@ class Tokens:
             )
             token = self._get(conn, registry_id, name)
             values = self._set_passwords(conn, token.id, list(PASSWORD_NAMES), expiry)
+            epochs.bump(conn)
             return self._get(conn, registry_id, name), values
 
     def get(self, registry_id: int, name: str) -> Token:
@@ -176,12 +196,14 @@ class Tokens:
                 values["scope_map_id"] = self._map_id(conn, registry_id, scope_map)
             if values:
                 conn.execute(update(tokens).where(tokens.c.id == token.id).values(values))
+                epochs.bump(conn)
             return self._get(conn, registry_id, name)
 
     def delete(self, registry_id: int, name: str) -> Token:
         with self.engine.begin() as conn:
             token = self._get(conn, registry_id, name)
             conn.execute(delete(tokens).where(tokens.c.id == token.id))
+            epochs.bump(conn)
             return token
 
     def generate(
@@ -193,6 +215,10 @@ class Tokens:
         with self.engine.begin() as conn:
             token = self._get(conn, registry_id, name)
             values = self._set_passwords(conn, token.id, names, expiry)
+            conn.execute(
+                update(tokens).where(tokens.c.id == token.id).values(stamp=str(uuid.uuid4()))
+            )
+            epochs.bump(conn)
             return self._get(conn, registry_id, name), values
 
     def _set_passwords(
@@ -239,6 +265,8 @@ class Tokens:
                 tokens.c.name,
                 tokens.c.status,
                 tokens.c.created_at,
+                tokens.c.uid,
+                tokens.c.stamp,
                 scope_maps.c.name.label("map_name"),
                 scope_maps.c.actions,
             )
@@ -275,4 +303,6 @@ def _record(row: Row[Any], passwords: Sequence[Row[Any]]) -> Token:
         status=row.status,
         created_at=row.created_at,
         passwords=tuple(PasswordInfo(p.name, p.created_at, p.expiry, p.hash) for p in passwords),
+        uid=row.uid,
+        stamp=row.stamp,
     )

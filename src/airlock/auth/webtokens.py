@@ -5,9 +5,13 @@ on first start). Verification accepts ES256 only, so ``alg: none`` and HS256-wit
 key tricks fail, and allows ``LEEWAY`` seconds of clock skew on ``exp``/``nbf``/``iat``.
 
 Claims: ``iss`` "airlock", ``sub`` (the identity, e.g. ``token:ci-pull``), ``aud`` (the
-registry's login server), ``registry`` (its name), ``iat``/``nbf``/``exp``, ``jti``, and
-either ``access`` (a list of ``{type, name, actions}``) or ``refresh: true`` for the
-long-lived tokens that ``acr login --expose-token`` prints.
+registry's login server), ``registry`` (its name), ``rid`` (the registry's uid, unique
+forever, so that a registry re-created under the same name and port never honours its
+predecessor's tokens), ``stamp`` (the identity's credential stamp when the token was issued:
+renewing a password or regenerating a token's credentials changes it, and the registry then
+refuses every token carrying the old one), ``iat``/``nbf``/``exp``, ``jti``, and either
+``access`` (a list of ``{type, name, actions}``) or ``refresh: true`` for the long-lived
+tokens that ``acr login --expose-token`` prints.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ ISSUER = "airlock"
 ACCESS_LIFETIME = 300
 REFRESH_LIFETIME = 3 * 3600
 LEEWAY = 30
-_REQUIRED = ["iss", "sub", "aud", "iat", "nbf", "exp", "jti"]
+_REQUIRED = ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "rid", "stamp"]
 
 
 class TokenInvalidError(Exception):
@@ -47,6 +51,8 @@ class Claims:
     expires: float
     access: tuple[AccessEntry, ...]
     refresh: bool
+    rid: str
+    stamp: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +81,32 @@ class TokenSigner:
         subject: str,
         audience: str,
         registry: str,
+        rid: str,
+        stamp: str,
         access: list[AccessEntry] | None = None,
         lifetime: int = ACCESS_LIFETIME,
+        expires: int | None = None,
         now: float | None = None,
     ) -> IssuedToken:
-        """An access token (``access`` given) or a refresh token (``access`` None)."""
+        """An access token (``access`` given) or a refresh token (``access`` None).
+
+        ``expires`` (a Unix time) caps the token's life: a refresh token handed out in
+        exchange for another one keeps the first one's expiry, so that using a refresh token
+        never extends it."""
         issued = time.time() if now is None else now
+        exp = int(issued) + lifetime
+        if expires is not None:
+            exp = min(exp, int(expires))
         claims: dict[str, Any] = {
             "iss": ISSUER,
             "sub": subject,
             "aud": audience,
             "registry": registry,
+            "rid": rid,
+            "stamp": stamp,
             "iat": int(issued),
             "nbf": int(issued),
-            "exp": int(issued) + lifetime,
+            "exp": exp,
             "jti": uuid.uuid4().hex,
         }
         if access is None:
@@ -96,7 +114,7 @@ class TokenSigner:
         else:
             claims["access"] = [entry.to_claim() for entry in access]
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid})
-        return IssuedToken(token, issued, lifetime)
+        return IssuedToken(token, issued, max(0, exp - int(issued)))
 
     def verify(self, token: str, audience: str, *, refresh: bool = False) -> Claims:
         """The claims of a valid token for ``audience``; raises TokenInvalidError."""
@@ -127,10 +145,20 @@ def _claims(raw: dict[str, Any], refresh: bool) -> Claims:
         kind = "a refresh token" if refresh else "an access token"
         raise TokenInvalidError(f"token is not {kind}")
     subject, registry = raw.get("sub"), raw.get("registry")
-    if not isinstance(subject, str) or not isinstance(registry, str):
-        raise TokenInvalidError("token is invalid: malformed 'sub' or 'registry' claim")
+    rid, stamp = raw.get("rid"), raw.get("stamp")
+    if not all(isinstance(v, str) for v in (subject, registry, rid, stamp)):
+        raise TokenInvalidError("token is invalid: malformed 'sub', 'registry', 'rid' or 'stamp'")
     access = () if refresh else _access(raw.get("access"))
-    return Claims(subject, str(raw["aud"]), registry, float(raw["exp"]), access, refresh)
+    return Claims(
+        str(subject),
+        str(raw["aud"]),
+        str(registry),
+        float(raw["exp"]),
+        access,
+        refresh,
+        str(rid),
+        str(stamp),
+    )
 
 
 def _access(value: Any) -> tuple[AccessEntry, ...]:

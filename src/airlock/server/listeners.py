@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from airlock.auth.access import Realm
 from airlock.errors import ConflictError, InvalidArgumentError
 from airlock.registry.api import RegistryApp
 from airlock.registry.registries import (
@@ -43,7 +42,9 @@ class RegistryListeners:
     async def _listen(self, record: RegistryRecord) -> Listener:
         auth = self.services.auth
         auth.prepare_registry(record.id)
-        realm = Realm(record.id, record.name, record.login_server)
+        # Bound to the registry's uid: a registry re-created under this name and port never
+        # honours its predecessor's tokens.
+        realm = auth.realm(record.id, record.name, record.login_server)
         app = RegistryApp(
             self.services.registry_context, realm, auth.access, auth.endpoint.app(realm)
         )
@@ -98,6 +99,4 @@ class RegistryListeners:
         listener = self._listeners.pop(record.id, None)
         if listener is not None:
             await self.http.remove_listener(listener)
-        removed = self.services.registries.remove(name)
-        self.services.auth.access.forget(removed.name)
-        return removed
+        return self.services.registries.remove(name)
