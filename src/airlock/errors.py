@@ -8,6 +8,8 @@ Tree::
 
     AirlockError
     ├── InvalidArgumentError   400
+    ├── UnauthenticatedError   401
+    ├── ForbiddenError         403
     ├── LockedError            403
     ├── NotFoundError          404
     └── ConflictError          409
@@ -29,6 +31,29 @@ class AirlockError(Exception):
 class InvalidArgumentError(AirlockError):
     status = 400
     default_code = "InvalidArgument"
+
+
+class UnauthenticatedError(AirlockError):
+    """No credential, or one that is unknown, expired or revoked."""
+
+    status = 401
+    default_code = "Unauthorized"
+
+
+class ForbiddenError(AirlockError):
+    """A signed-in principal without a role (or access policy) that allows the action."""
+
+    status = 403
+    default_code = "AuthorizationFailed"
+
+
+class TooManyRequestsError(AirlockError):
+    status = 429
+    default_code = "TooManyRequests"
+
+    def __init__(self, message: str, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
 
 
 class LockedError(AirlockError):

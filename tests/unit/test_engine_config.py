@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from airlock.common.paths import default_home
 from airlock.engine.config import (
     DESIGNED_ULIMITS,
     EnginePaths,
     clamp_ulimits,
-    default_home,
     render_containers_conf,
     render_registries_conf,
     render_storage_conf,

@@ -206,10 +206,12 @@ def least_role(action: str, *, data: bool = False) -> RoleDefinition | None:
     return min(candidates, key=_breadth)
 
 
-def _breadth(definition: RoleDefinition) -> tuple[int, int]:
+def _breadth(definition: RoleDefinition) -> tuple[int, int, int]:
+    """Smaller is narrower: fewer and narrower wildcards, fewer patterns, more exclusions."""
     patterns = definition.data_actions + definition.actions
     wildcards = sum(p.count("*") * (10 if p == "*" else 1) for p in patterns)
-    return wildcards, len(patterns)
+    exclusions = len(definition.not_actions) + len(definition.not_data_actions)
+    return wildcards, len(patterns), -exclusions
 
 
 # --- scopes ---------------------------------------------------------------------------------

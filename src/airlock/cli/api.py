@@ -38,8 +38,16 @@ def segment(value: str) -> str:
 class Client:
     """Sends JSON requests to one server and turns failures into ``CLIError``."""
 
-    def __init__(self, base_url: str, debug: bool = False, log: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        debug: bool = False,
+        log: IO[str] | None = None,
+        token: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        # The session to present (airlock.cli.signin); None sends no credentials.
+        self.token = token
         self.debug = debug
         self.log = log if log is not None else sys.stderr
         parts = urlsplit(self.base_url)
@@ -71,6 +79,8 @@ class Client:
         headers = {"Accept": "application/json", "User-Agent": "airlock-cli"}
         if data is not None:
             headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         self._debug(f"{method} {self.base_url}{path}{_query_string(query)}")
         if data is not None:
             self._debug(f"request body: {json.dumps(_redacted(body))}")
@@ -79,7 +89,7 @@ class Client:
         elapsed_ms = (time.monotonic() - started) * 1000
         self._debug(f"response: {status} {reason} ({elapsed_ms:.0f} ms, {len(payload)} bytes)")
         if status >= 400:
-            raise _api_error(status, reason, payload)
+            raise _api_error(status, reason, payload, self.base_url)
         if not payload:
             return None
         try:
@@ -131,7 +141,7 @@ class Client:
 
 # Body fields that carry secrets (a key vault secret's value, a password): --debug shows
 # that they were sent, never what they were.
-_SECRET_FIELDS = frozenset({"value", "password"})
+_SECRET_FIELDS = frozenset({"value", "password", "secret"})
 
 
 def _redacted(body: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -151,10 +161,13 @@ def _query_value(value: str | int | bool) -> str:
     return str(value)
 
 
-def _api_error(status: int, reason: str, payload: bytes) -> CLIError:
+def _api_error(status: int, reason: str, payload: bytes, base_url: str = "") -> CLIError:
     try:
         error = json.loads(payload)["error"]
-        return ApiError(status, str(error["code"]), str(error["message"]))
+        message = str(error["message"])
+        if status == 401 and base_url and "airlock login" not in message:
+            message += f" (server {base_url}; sign in with 'airlock login')"
+        return ApiError(status, str(error["code"]), message)
     except (ValueError, KeyError, TypeError):
         text = payload.decode(errors="replace").strip().replace("\n", " ")[:200]
         detail = f": {text}" if text else ""

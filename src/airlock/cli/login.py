@@ -1,7 +1,11 @@
 """``airlock acr login``: log podman, buildah and skopeo in to a registry.
 
-Without ``--username`` the admin user's credentials are fetched from the server. They are
-checked against the registry's token endpoint, then written to the containers auth file
+Without ``--username``, as ``az acr login`` does, the signed-in principal's session is
+exchanged for a registry refresh token that carries the principal's own rights (its roles on
+the registry: AcrPull, AcrPush, Owner ...), stored under the username
+``00000000-0000-0000-0000-000000000000``. With ``--username`` and ``--password`` (a token, or
+the admin user: the registry's name) those are stored instead. Either is checked against the
+registry's token endpoint, then written to the containers auth file
 (``$REGISTRY_AUTH_FILE``, else ``$XDG_RUNTIME_DIR/containers/auth.json``, else
 ``/run/containers/<uid>/auth.json``, as podman looks them up), merged with what is there,
 mode 0600. ``--expose-token`` prints a refresh token instead, for
@@ -32,12 +36,15 @@ def register(subparsers: Subparsers) -> None:
         help="Log in to a container registry.",
         description="Log podman, buildah and skopeo in to a registry: store credentials in "
         "the containers auth file ($REGISTRY_AUTH_FILE, else "
-        "$XDG_RUNTIME_DIR/containers/auth.json). Uses the admin user unless --username "
-        "and --password name a token.",
+        "$XDG_RUNTIME_DIR/containers/auth.json). Uses your signed-in identity and its roles "
+        "on the registry unless --username and --password name a token or the admin user.",
     )
     add_registry_argument(parser)
     parser.add_argument(
-        "--username", "-u", help="The username (a token name); the admin user when omitted."
+        "--username",
+        "-u",
+        help="A token name, or the registry's name for its admin user; your signed-in "
+        "identity when omitted.",
     )
     parser.add_argument("--password", "-p", help="The password of --username.")
     parser.add_argument(
@@ -53,7 +60,7 @@ def register(subparsers: Subparsers) -> None:
 
 def login(args: argparse.Namespace, ctx: Context) -> Any:
     if (args.username is None) != (args.password is None):
-        raise CLIError("give both --username and --password, or neither for the admin user")
+        raise CLIError("give both --username and --password, or neither to use your identity")
     base = f"/api/registries/{segment(args.registry)}"
     if args.expose_token:
         body = (
@@ -66,12 +73,13 @@ def login(args: argparse.Namespace, ctx: Context) -> Any:
             f"{answer.get('loginServer')}'"
         )
         return {"accessToken": answer.get("accessToken"), "loginServer": answer.get("loginServer")}
-    login_server = str(ctx.client.get(base)["loginServer"])
     username, password = args.username, args.password
     if username is None:
-        credentials = ctx.client.get(f"{base}/credentials")
-        username = credentials["username"]
-        password = credentials["passwords"][0]["value"]
+        answer = ctx.client.post(f"{base}/login-token", {})
+        login_server = str(answer["loginServer"])
+        username, password = REFRESH_USERNAME, str(answer["accessToken"])
+    else:
+        login_server = str(ctx.client.get(base)["loginServer"])
     check_credentials(login_server, username, password)
     path = auth_file()
     store(path, login_server, username, password)

@@ -14,13 +14,16 @@ from typing import Any
 
 from airlock import __version__
 from airlock.cli import (
+    account,
     acr,
     acr_import,
+    ad,
     credential,
     group,
     identity,
     keyvault,
     login,
+    monitor,
     repository,
     role,
     scope_map,
@@ -37,13 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="airlock",
         description="Self-hosted container registries, imports, tokens and a key vault on one "
-        "machine. "
+        "machine. Every command is signed in: the Unix user running the server needs no step, "
+        "anyone else runs 'airlock login'. "
         "Commands follow 'az acr': change the first word of an az command to 'airlock'. "
         "The server is reached at $AIRLOCK_URL (default http://127.0.0.1:5080).",
     )
     parser.add_argument("--version", action="version", version=f"airlock {__version__}")
     commands = _command_group(parser)
     server.register(commands)
+    account.register(commands)
+    account_parser = commands.add_parser(
+        "account", help="Show the signed-in account.", description="The signed-in account."
+    )
+    account.register_account(_command_group(account_parser))
 
     acr_parser = commands.add_parser(
         "acr",
@@ -71,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("identity", identity, "Manage user-assigned identities."),
         ("group", group, "Manage resource groups."),
         ("role", role, "Manage role assignments."),
+        ("ad", ad, "Manage users and service principals: who can sign in."),
+        ("monitor", monitor, "Read the activity log."),
     ):
         module.register(_command_group(commands.add_parser(name, help=text, description=text)))
     return parser

@@ -37,7 +37,10 @@ class Context:
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(server_url(), debug=self.debug, log=self.stderr)
+            from airlock.cli.signin import session_token
+
+            url = server_url()
+            self._client = Client(url, debug=self.debug, log=self.stderr, token=session_token(url))
         return self._client
 
     def warn(self, message: str) -> None:

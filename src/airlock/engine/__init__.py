@@ -1,6 +1,6 @@
 """The container engine: Airlock's own podman configuration, probed once per home."""
 
-from airlock.engine.config import EnginePaths, default_home, engine_env
+from airlock.engine.config import EnginePaths, engine_env
 from airlock.engine.errors import EngineError, EngineNotFoundError, EngineProbeError
 from airlock.engine.probe import EngineProbe, probe
 
@@ -10,7 +10,6 @@ __all__ = [
     "EnginePaths",
     "EngineProbe",
     "EngineProbeError",
-    "default_home",
     "engine_env",
     "probe",
 ]

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from airlock.common.paths import default_home
 from airlock.engine.errors import EngineError
 
 # Values that worked on the machines we run on; podman's own defaults ask for more open files
@@ -29,14 +30,6 @@ DESIGNED_ULIMITS: dict[str, tuple[int, int]] = {
 
 _RLIMITS = {"nofile": resource.RLIMIT_NOFILE, "nproc": resource.RLIMIT_NPROC}
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-
-
-def default_home() -> Path:
-    """``$AIRLOCK_HOME``, else ``~/.local/share/airlock``."""
-    configured = os.environ.get("AIRLOCK_HOME")
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".local" / "share" / "airlock"
 
 
 def short_run_dir(root: Path, *, uid: int, xdg_runtime_dir: str | None) -> Path:

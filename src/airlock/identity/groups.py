@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, text
 from sqlalchemy.engine import Row
 
+from airlock.common.clock import now_iso
 from airlock.db.schema import resource_groups
 from airlock.errors import ConflictError, InvalidArgumentError, NotFoundError
-from airlock.identity.clock import now_iso
 
 # Azure's rule: 1-90 letters, digits, underscores, hyphens, periods and parentheses, not
 # ending with a period.
@@ -109,6 +109,24 @@ class GroupStore:
                 )
             )
         return self.get(name), True
+
+    def ensure(self, name: str, location: str = "local") -> GroupRecord:
+        """The group named ``name``, recorded now if it is not yet (a registry, vault or
+        identity created in a group nobody created first, such as the default one)."""
+        found = self.find(name)
+        if found is not None:
+            return found
+        check_group_name(name)
+        with self.engine.begin() as conn:
+            # Two creators at once: one insert wins, the other does nothing.
+            conn.execute(
+                text(
+                    "INSERT INTO resource_groups (name, name_key, location, created_at)"
+                    " VALUES (:name, :key, :location, :at) ON CONFLICT (name_key) DO NOTHING"
+                ),
+                {"name": name, "key": name.lower(), "location": location, "at": now_iso()},
+            )
+        return self.get(name)
 
     def delete(self, name: str) -> GroupRecord:
         record = self.get(name)

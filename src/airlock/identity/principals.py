@@ -16,12 +16,17 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection, Row
 
+from airlock.common.clock import now_iso
+from airlock.db import epochs
 from airlock.db.schema import principals, role_assignments, vault_policies
 from airlock.errors import ConflictError, InvalidArgumentError, NotFoundError
-from airlock.identity.clock import now_iso
 
 TENANT = "local"
 USER_ASSIGNED = "user"
+# Principals that sign in (airlock.identity.accounts).
+OWNER = "owner"
+DIRECTORY_USER = "directory-user"
+SERVICE_PRINCIPAL = "service-principal"
 # System-assigned kinds are stored as "system/<owner kind>", e.g. "system/task".
 SYSTEM_PREFIX = "system/"
 # Azure's rule for user-assigned identity names.
@@ -36,6 +41,7 @@ class Principal:
     resource_group: str
     kind: str
     created_at: str
+    display_name: str = ""
 
     @property
     def system_assigned(self) -> bool:
@@ -72,7 +78,13 @@ def check_identity_name(name: str) -> str:
 
 def _record(row: Row[Any]) -> Principal:
     return Principal(
-        row.principal_id, row.client_id, row.name, row.resource_group, row.kind, row.created_at
+        row.principal_id,
+        row.client_id,
+        row.name,
+        row.resource_group,
+        row.kind,
+        row.created_at,
+        row.display_name,
     )
 
 
@@ -114,10 +126,20 @@ class PrincipalStore:
                     or_(principals.c.principal_id == key, principals.c.client_id == key)
                 )
             ).first()
+            if row is None:
+                # As az accepts a user principal name for --assignee.
+                row = conn.execute(
+                    select(principals).where(
+                        principals.c.kind.in_((OWNER, DIRECTORY_USER))
+                        & (func.lower(principals.c.name) == key)
+                    )
+                ).first()
         if row is None:
             raise NotFoundError(
-                f"no identity has the id {principal_or_client_id[:40]!r}; use the principalId "
-                "or clientId of an identity ('airlock identity list') or of a task's identity",
+                f"no principal has the id or user name {principal_or_client_id[:40]!r}; use "
+                "the principalId or clientId of an identity ('airlock identity list'), a "
+                "service principal's appId ('airlock ad sp list') or a user's name "
+                "('airlock ad user list')",
                 "PrincipalNotFound",
             )
         return _record(row)
@@ -136,7 +158,7 @@ class PrincipalStore:
     def delete(self, resource_group: str, name: str) -> Principal:
         found = self.get(resource_group, name)
         with self.engine.begin() as conn:
-            self._forget(conn, found)
+            self.forget(conn, found)
         return found
 
     def ensure_system_identity(self, kind: str, owner_name: str) -> Principal:
@@ -162,7 +184,7 @@ class PrincipalStore:
                 )
             ).all()
             for row in rows:
-                self._forget(conn, _record(row))
+                self.forget(conn, _record(row))
 
     @staticmethod
     def _user(conn: Connection, resource_group: str, name: str) -> Principal | None:
@@ -188,15 +210,19 @@ class PrincipalStore:
                 resource_group=record.resource_group,
                 kind=record.kind,
                 created_at=record.created_at,
+                stamp=str(uuid.uuid4()),
             )
         )
         return record
 
     @staticmethod
-    def _forget(conn: Connection, principal: Principal) -> None:
+    def forget(conn: Connection, principal: Principal) -> None:
+        """Delete a principal with everything that names it, in the caller's transaction."""
         # Azure leaves grants of a deleted identity behind as "unknown"; Airlock removes them
-        # in the same transaction, so no policy or assignment outlives what it names.
+        # in the same transaction, so no policy or assignment outlives what it names. The
+        # epoch tells every server process to drop grants it cached for it.
         pid = principal.principal_id
+        epochs.bump(conn)
         conn.execute(delete(vault_policies).where(vault_policies.c.object_id == pid))
         conn.execute(delete(role_assignments).where(role_assignments.c.assignee == pid))
         conn.execute(delete(principals).where(principals.c.principal_id == pid))

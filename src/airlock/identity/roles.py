@@ -1,8 +1,9 @@
-"""Role assignments: recorded as ``az role assignment`` records them.
+"""Role assignments, shaped as ``az role assignment`` shows them.
 
-Airlock enforces vault access through access policies and registry access through tokens;
-role assignments are kept so that the seed's commands run and can be listed, and so that
-later features can consult them.
+They are enforced: the REST API authorises every call by the caller's assignments whose
+scope covers the resource (``airlock.server.authz``), and the registry data plane derives
+what a principal may pull or push from them (``airlock.auth``). Every change bumps the
+identity epoch in its transaction, so cached registry grants are dropped at once.
 """
 
 from __future__ import annotations
@@ -15,22 +16,15 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.engine import Row
 
+from airlock.auth.roles import SERVER_SCOPE, UnknownRoleError, covers, normalise_scope
+from airlock.auth.roles import role as role_definition
+from airlock.common.clock import now_iso
+from airlock.db import epochs
 from airlock.db.schema import role_assignments
 from airlock.errors import ConflictError, InvalidArgumentError, NotFoundError
-from airlock.identity.clock import now_iso
 from airlock.identity.groups import SUBSCRIPTION, GroupStore
 from airlock.identity.principals import PrincipalStore
 
-# The Azure built-in roles the seeds use, with their well-known definition ids.
-BUILTIN_ROLES = {
-    "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
-    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
-    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
-    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
-    "AcrPush": "8311e382-0749-4cb8-b61a-304f252e45ec",
-    "AcrDelete": "c2f4ef07-c644-48eb-af81-4b1b4947fb11",
-    "AcrImageSigner": "6cef56e8-d556-48e5-a04f-b8b64b1a3c2b",
-}
 _GROUP_SCOPE = re.compile(r"^/subscriptions/[^/]+/resourceGroups/([^/]+)(/.*)?$", re.IGNORECASE)
 
 
@@ -51,7 +45,7 @@ class RoleAssignment:
             "principalId": self.assignee,
             "principalType": "ServicePrincipal",
             "roleDefinitionId": f"{SUBSCRIPTION}/providers/Microsoft.Authorization/"
-            f"roleDefinitions/{BUILTIN_ROLES.get(self.role, '')}",
+            f"roleDefinitions/{role_definition(self.role).id}",
             "roleDefinitionName": self.role,
             "scope": self.scope,
             "createdOn": self.created_at,
@@ -61,13 +55,10 @@ class RoleAssignment:
 
 def check_role(role: str) -> str:
     """The built-in role's canonical name (role names are case-insensitive, as in Azure)."""
-    for known in BUILTIN_ROLES:
-        if known.lower() == role.strip().lower():
-            return known
-    raise InvalidArgumentError(
-        f"unknown role {role[:60]!r}; Airlock knows the built-in roles {', '.join(BUILTIN_ROLES)}",
-        "RoleNotFound",
-    )
+    try:
+        return role_definition(role).name
+    except UnknownRoleError as exc:
+        raise InvalidArgumentError(str(exc), "RoleNotFound") from None
 
 
 def _record(row: Row[Any]) -> RoleAssignment:
@@ -91,6 +82,7 @@ class RoleStore:
             )
         record = RoleAssignment(str(uuid.uuid4()), principal_id, canonical, scope, now_iso())
         with self.engine.begin() as conn:
+            epochs.bump(conn)
             conn.execute(
                 insert(role_assignments).values(
                     id=record.id,
@@ -126,6 +118,24 @@ class RoleStore:
         scope: str | None = None,
     ) -> list[RoleAssignment]:
         """Delete the assignments with the given ids, or else those matching the filters."""
+        matching = self.matching(ids, assignee, role, scope)
+        self._keep_an_owner(matching)
+        with self.engine.begin() as conn:
+            epochs.bump(conn)
+            conn.execute(
+                delete(role_assignments).where(role_assignments.c.id.in_([a.id for a in matching]))
+            )
+        return matching
+
+    def matching(
+        self,
+        ids: list[str] | None = None,
+        assignee: str | None = None,
+        role: str | None = None,
+        scope: str | None = None,
+    ) -> list[RoleAssignment]:
+        """The assignments with the given ids, or else those matching the filters; raises
+        NotFoundError when there are none."""
         if ids:
             wanted = {i.rsplit("/", 1)[-1].lower() for i in ids}
             matching = [a for a in self.all() if a.id in wanted]
@@ -140,10 +150,6 @@ class RoleStore:
                 "no role assignment matches; list them with 'airlock role assignment list'",
                 "RoleAssignmentNotFound",
             )
-        with self.engine.begin() as conn:
-            conn.execute(
-                delete(role_assignments).where(role_assignments.c.id.in_([a.id for a in matching]))
-            )
         return matching
 
     def delete_under(self, scope: str) -> int:
@@ -156,8 +162,51 @@ class RoleStore:
         ]
         if doomed:
             with self.engine.begin() as conn:
+                epochs.bump(conn)
                 conn.execute(delete(role_assignments).where(role_assignments.c.id.in_(doomed)))
         return len(doomed)
+
+    def held(self, principal_id: str, scope: str) -> list[str]:
+        """The roles a principal holds at ``scope``: assigned there or on a scope above it."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(role_assignments.c.role, role_assignments.c.scope).where(
+                    role_assignments.c.assignee == principal_id
+                )
+            ).all()
+        return sorted({row.role for row in rows if covers(row.scope, scope)})
+
+    def ensure(self, principal_id: str, role: str, scope: str) -> None:
+        """Assign a role unless the principal already has it there (the owner's, at start)."""
+        canonical, scope = check_role(role), normalise_scope(scope)
+        existing = [a for a in self.all() if a.assignee == principal_id]
+        if any(a.role == canonical and a.scope.lower() == scope.lower() for a in existing):
+            return
+        with self.engine.begin() as conn:
+            epochs.bump(conn)
+            conn.execute(
+                insert(role_assignments).values(
+                    id=str(uuid.uuid4()),
+                    assignee=principal_id,
+                    role=canonical,
+                    scope=scope,
+                    created_at=now_iso(),
+                )
+            )
+
+    def _keep_an_owner(self, doomed: list[RoleAssignment]) -> None:
+        """Refuse to delete the last Owner assignment on the whole server: nobody could
+        assign roles any more."""
+        server_owners = [
+            a for a in self.all(role="Owner") if a.scope.lower() == SERVER_SCOPE.lower()
+        ]
+        doomed_ids = {a.id for a in doomed}
+        if server_owners and all(a.id in doomed_ids for a in server_owners):
+            raise InvalidArgumentError(
+                f"this would delete the last Owner assignment at {SERVER_SCOPE}; assign Owner "
+                "there to another principal first",
+                "LastOwner",
+            )
 
     def _check_scope(self, scope: str) -> str:
         scope = scope.strip().rstrip("/")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from airlock.client import Credentials, RegistryClient
@@ -69,7 +70,15 @@ class ImportService:
         # Keeps running tasks referenced: the loop holds only weak references to them.
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, registry: str, request: ImportRequest) -> ImportJob:
+    async def submit(
+        self,
+        registry: str,
+        request: ImportRequest,
+        may_read_local: Callable[[RegistryRecord], None] | None = None,
+    ) -> ImportJob:
+        """Start an import into ``registry``. ``may_read_local`` is called with the source
+        registry when the source is one of this server's; it raises when the caller may not
+        pull from it (``az acr import`` checks read access on a source registry too)."""
         target = self.registries.get(registry)
         own = [OwnRegistry(r.name, r.login_server) for r in self.registries.all()]
         spec = parse_import(
@@ -80,6 +89,8 @@ class ImportService:
             own=own,
         )
         request.credentials()
+        if spec.source.local and may_read_local is not None:
+            may_read_local(self.registries.get(spec.source.registry))
         access = None
         if not spec.source.local:
             # Blocks on DNS, and must run before any connection is made.

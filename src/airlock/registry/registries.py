@@ -7,12 +7,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, false, insert, or_, select, update
 from sqlalchemy.engine import Row
 
-from airlock.db.schema import registries
-from airlock.errors import ConflictError, InvalidArgumentError, NotFoundError
+from airlock.db.schema import (
+    registries,
+    repo_blobs,
+    repo_manifests,
+    repositories,
+    repository_attributes,
+    tags,
+)
+from airlock.errors import ConflictError, InvalidArgumentError, LockedError, NotFoundError
 from airlock.registry.clock import now_iso
+from airlock.registry.locks import DELETE, Lock
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9]{5,50}$")
 SKUS = ("Basic", "Standard", "Premium")
@@ -36,7 +44,9 @@ class RegistryRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": f"/resourceGroups/{self.resource_group}/providers/Airlock/registries/{self.name}",
+            # The id az prints, which role assignments take as --scope.
+            "id": f"/subscriptions/local/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.ContainerRegistry/registries/{self.name}",
             "name": self.name,
             "loginServer": self.login_server,
             "port": self.port,
@@ -164,9 +174,59 @@ class RegistryCatalog:
                 conn.execute(update(registries).where(registries.c.id == record.id).values(values))
         return self.get(name)
 
+    def check_removable(self, name: str) -> None:
+        """Refuse (LockedError) when a delete lock holds content in the registry: a locked
+        repository with content, or a locked tag or manifest that exists. Deleting the
+        registry would delete what the lock protects."""
+        record = self.get(name)
+        with self.engine.connect() as conn:
+            _check_removable(conn, record)
+
     def remove(self, name: str) -> RegistryRecord:
-        """Forget a registry and (by cascade) its repositories, links and tags."""
+        """Forget a registry and (by cascade) its repositories, links and tags; refused
+        while a delete lock holds content in it (``check_removable``)."""
         record = self.get(name)
         with self.engine.begin() as conn:
+            # Checked in the delete's own transaction: no lock or push can slip in between.
+            _check_removable(conn, record)
             conn.execute(delete(registries).where(registries.c.id == record.id))
         return record
+
+
+def _check_removable(conn: Connection, record: RegistryRecord) -> None:
+    attrs, repo = repository_attributes, repositories
+    # A lock outlives what it names (locks.py), so only a lock on something that exists
+    # holds the registry: the repository with any content, or the tag or manifest itself.
+    holds = or_(
+        and_(
+            attrs.c.reference == "",
+            or_(
+                exists().where(repo_manifests.c.repository_id == repo.c.id),
+                exists().where(repo_blobs.c.repository_id == repo.c.id),
+            ),
+        ),
+        exists().where(tags.c.repository_id == repo.c.id, tags.c.name == attrs.c.reference),
+        exists().where(
+            repo_manifests.c.repository_id == repo.c.id,
+            repo_manifests.c.digest == attrs.c.reference,
+        ),
+    )
+    rows = conn.execute(
+        select(attrs.c.repository, attrs.c.reference)
+        .select_from(
+            attrs.join(
+                repo,
+                and_(repo.c.registry_id == attrs.c.registry_id, repo.c.name == attrs.c.repository),
+            )
+        )
+        .where(attrs.c.registry_id == record.id, attrs.c.delete_enabled == false(), holds)
+        .order_by(attrs.c.repository, attrs.c.reference)
+    ).all()
+    if not rows:
+        return
+    first = Lock(record.name, rows[0].repository, rows[0].reference, DELETE)
+    more = f" ({len(rows) - 1} more delete lock(s) hold content in it)" if len(rows) > 1 else ""
+    raise LockedError(
+        f"registry {record.name!r} cannot be deleted while delete locks hold content in it: "
+        f"{first.message()}{more}"
+    )

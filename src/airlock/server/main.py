@@ -9,9 +9,13 @@ import signal
 import sys
 from pathlib import Path
 
+from airlock.server import apigate
 from airlock.server.api import build_api
+from airlock.server.home import prepare_home
 from airlock.server.http import HttpServer
+from airlock.server.http.limits import api_max_body
 from airlock.server.listeners import HOST, RegistryListeners
+from airlock.server.owner import ensure_owner
 from airlock.server.services import Services
 from airlock.vault import masking
 
@@ -28,21 +32,42 @@ def run(port: int, home: Path) -> int:
     # Before anything can log: every handler masks the secret values resolved from now on.
     masking.install()
     try:
+        # Before anything opens the state: the folder private, and every file created 0600.
+        prepare_home(home)
+    except OSError as exc:
+        log.error("%s", exc)
+        return 1
+    try:
         return asyncio.run(_serve(port, home))
     except KeyboardInterrupt:
         return 130
 
 
 async def _serve(port: int, home: Path) -> int:
+    try:  # the limits from the environment, checked before the state is opened
+        http = HttpServer()
+        max_body = api_max_body()
+        apigate.parse_allowed_hosts(os.environ.get(apigate.ALLOWED_HOSTS_ENV, ""))
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     services = Services.open(home)
-    http = HttpServer()
     listeners = RegistryListeners(http, services)
     try:
-        await http.add_listener(build_api(services, listeners), HOST, port, name="api")
+        await http.add_listener(
+            build_api(services, listeners),
+            HOST,
+            port,
+            name="api",
+            max_body_size=max_body,
+            error_body=apigate.error_body,
+        )
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", HOST, port, exc)
         services.close()
         return 1
+    # The owner's session file names this address: written once the API listens on it.
+    ensure_owner(services, f"http://{HOST}:{port}")
     await listeners.start_all()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

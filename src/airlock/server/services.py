@@ -24,13 +24,6 @@ from airlock.storage import FilesystemDriver
 from airlock.vault import KeyVault
 
 
-def default_home() -> Path:
-    configured = os.environ.get("AIRLOCK_HOME")
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".local" / "share" / "airlock"
-
-
 @dataclass
 class Services:
     home: Path

@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from airlock.common.clock import now_iso
 from airlock.db.schema import principals, vault_policies
 from airlock.errors import InvalidArgumentError, NotFoundError
-from airlock.vault.store import TENANT, VaultRecord, VaultStore, now_iso
+from airlock.vault.store import TENANT, VaultRecord, VaultStore
 
 SECRET_PERMISSIONS = (
     "all",

@@ -16,13 +16,14 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.engine import Row
 
+from airlock.common.clock import now_iso
 from airlock.crypto import MasterKey, SealError
 from airlock.db.schema import vault_secrets
 from airlock.errors import InvalidArgumentError, NotFoundError
 from airlock.vault.errors import SecretUnreadableError
 from airlock.vault.masking import SecretMasker
 from airlock.vault.references import check_secret_name, check_version, secret_uri
-from airlock.vault.store import VaultRecord, VaultStore, now_iso
+from airlock.vault.store import VaultRecord, VaultStore
 
 # Azure Key Vault's limit on a secret value.
 MAX_VALUE_BYTES = 25 * 1024

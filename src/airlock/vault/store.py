@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.engine import Row
 
+from airlock.common.clock import now_iso
 from airlock.db.schema import vaults
 from airlock.errors import ConflictError, NotFoundError
 from airlock.vault.references import check_vault_name, vault_uri
 
 TENANT = "local"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)

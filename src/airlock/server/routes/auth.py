@@ -10,16 +10,18 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from airlock.auth.access import Realm
-from airlock.auth.identities import ADMIN, token_subject
-from airlock.auth.issuer import REFRESH_USERNAME, AuthenticationError, Identity
-from airlock.auth.scopes import EVERYTHING
-from airlock.errors import AirlockError, InvalidArgumentError
+from airlock.auth.identities import token_subject
+from airlock.auth.issuer import REFRESH_USERNAME, AuthenticationError
+from airlock.auth.webtokens import IssuedToken
+from airlock.errors import AirlockError, ForbiddenError, InvalidArgumentError
 from airlock.registry.registries import RegistryRecord
+from airlock.server.authz import SIGNED_IN, Gate, GuardedRoute, Rule, registry_scope
 from airlock.server.routes.common import json_body
 from airlock.server.services import Services
+
+_REGISTRIES = "Microsoft.ContainerRegistry/registries"
 
 
 class LoginRefusedError(AirlockError):
@@ -64,7 +66,18 @@ def _id(record: RegistryRecord) -> str:
     return str(record.to_json()["id"])
 
 
-def routes(services: Services) -> list[Route]:
+def _login_answer(record: RegistryRecord, issued: IssuedToken) -> Response:
+    return JSONResponse(
+        {
+            "accessToken": issued.token,
+            "loginServer": record.login_server,
+            "username": REFRESH_USERNAME,
+            "expiresIn": issued.expires_in,
+        }
+    )
+
+
+def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     auth = services.auth
 
     def registry(request: Request) -> RegistryRecord:
@@ -191,34 +204,51 @@ def routes(services: Services) -> list[Route]:
         username, password = _str(body, "username"), _str(body, "password")
         realm = _realm(record)
         if username is None:
-            auth.admin.credentials(record.id, record.name)  # refuses a disabled admin user
-            identity = Identity(ADMIN, EVERYTHING)
-        else:
+            # As 'az acr login': the signed-in principal's own rights, from its roles.
             try:
-                identity = await auth.token_service.authenticate(realm, username, password or "")
+                issued = auth.token_service.issue_refresh_for_principal(
+                    realm, request.state.caller.principal_id
+                )
             except AuthenticationError as exc:
-                raise LoginRefusedError(str(exc)) from None
-        issued = auth.token_service.issue_refresh(realm, identity)
-        return JSONResponse(
-            {
-                "accessToken": issued.token,
-                "loginServer": record.login_server,
-                "username": REFRESH_USERNAME,
-                "expiresIn": issued.expires_in,
-            }
-        )
+                raise ForbiddenError(str(exc), "NoRoleOnRegistry") from None
+            return _login_answer(record, issued)
+        try:
+            identity = await auth.token_service.authenticate(realm, username, password or "")
+        except AuthenticationError as exc:
+            raise LoginRefusedError(str(exc)) from None
+        return _login_answer(record, auth.token_service.issue_refresh(realm, identity))
+
+    def rule(action: str) -> Rule:
+        return Rule(f"{_REGISTRIES}/{action}", registry_scope(services))
 
     base = "/api/registries/{name}"
     return [
-        Route(base, update_registry, methods=["PATCH"]),
-        Route(f"{base}/credentials", show_credentials, methods=["GET"]),
-        Route(f"{base}/credentials/renew", renew_credentials, methods=["POST"]),
-        Route(f"{base}/scope-maps", list_maps, methods=["GET"]),
-        Route(f"{base}/scope-maps", create_map, methods=["POST"]),
-        Route(f"{base}/scope-maps/{{map}}", scope_map, methods=["GET", "PATCH", "DELETE"]),
-        Route(f"{base}/tokens", list_tokens, methods=["GET"]),
-        Route(f"{base}/tokens", create_token, methods=["POST"]),
-        Route(f"{base}/tokens/{{token}}", token, methods=["GET", "PATCH", "DELETE"]),
-        Route(f"{base}/tokens/{{token}}/credentials", generate, methods=["POST"]),
-        Route(f"{base}/login-token", login_token, methods=["POST"]),
+        gate.route(base, update_registry, ["PATCH"], rule("write")),
+        gate.route(
+            f"{base}/credentials", show_credentials, ["GET"], rule("listCredentials/action")
+        ),
+        gate.route(
+            f"{base}/credentials/renew",
+            renew_credentials,
+            ["POST"],
+            rule("regenerateCredential/action"),
+        ),
+        gate.route(f"{base}/scope-maps", list_maps, ["GET"], rule("scopeMaps/read")),
+        gate.route(f"{base}/scope-maps", create_map, ["POST"], rule("scopeMaps/write")),
+        gate.route(f"{base}/scope-maps/{{map}}", scope_map, ["GET"], rule("scopeMaps/read")),
+        gate.route(f"{base}/scope-maps/{{map}}", scope_map, ["PATCH"], rule("scopeMaps/write")),
+        gate.route(f"{base}/scope-maps/{{map}}", scope_map, ["DELETE"], rule("scopeMaps/delete")),
+        gate.route(f"{base}/tokens", list_tokens, ["GET"], rule("tokens/read")),
+        gate.route(f"{base}/tokens", create_token, ["POST"], rule("tokens/write")),
+        gate.route(f"{base}/tokens/{{token}}", token, ["GET"], rule("tokens/read")),
+        gate.route(f"{base}/tokens/{{token}}", token, ["PATCH"], rule("tokens/write")),
+        gate.route(f"{base}/tokens/{{token}}", token, ["DELETE"], rule("tokens/delete")),
+        gate.route(
+            f"{base}/tokens/{{token}}/credentials",
+            generate,
+            ["POST"],
+            rule("generateCredentials/action"),
+        ),
+        # What the token grants comes from the caller's roles (or the token's scope map).
+        gate.route(f"{base}/login-token", login_token, ["POST"], SIGNED_IN),
     ]

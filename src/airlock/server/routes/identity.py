@@ -6,12 +6,26 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from airlock.auth import roles
 from airlock.errors import InvalidArgumentError
+from airlock.identity.principals import check_identity_name
+from airlock.server.authz import (
+    Gate,
+    GuardedRoute,
+    Rule,
+    group_in_body,
+    group_in_path,
+    scope_in_body,
+    scope_in_query,
+)
 from airlock.server.listeners import RegistryListeners
 from airlock.server.routes.common import json_body
 from airlock.server.services import Services
+
+_IDENTITIES = "Microsoft.ManagedIdentity/userAssignedIdentities"
+_GROUPS = "Microsoft.Resources/subscriptions/resourceGroups"
+_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments"
 
 
 def _text(body: dict[str, Any], key: str, required: bool = False) -> str | None:
@@ -23,28 +37,33 @@ def _text(body: dict[str, Any], key: str, required: bool = False) -> str | None:
     return value
 
 
-def routes(services: Services, listeners: RegistryListeners) -> list[Route]:
+def routes(services: Services, gate: Gate, listeners: RegistryListeners) -> list[GuardedRoute]:
     return [
-        *_identity_routes(services),
-        *_group_routes(services, listeners),
-        *_role_routes(services),
+        *_identity_routes(services, gate),
+        *_group_routes(services, gate, listeners),
+        *_role_routes(services, gate),
     ]
 
 
-def _identity_routes(services: Services) -> list[Route]:
+def _identity_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     principals = services.identities.principals
 
     async def create(request: Request) -> Response:
         body = await json_body(request)
-        record = principals.create(
-            _text(body, "name", required=True) or "",
-            _text(body, "resourceGroup", required=True) or "",
-        )
+        check_identity_name(_text(body, "name", required=True) or "")
+        group = services.identities.groups.ensure(_text(body, "resourceGroup", required=True) or "")
+        record = principals.create(_text(body, "name", required=True) or "", group.name)
         return JSONResponse(record.to_json(), status_code=201)
 
     async def list_all(request: Request) -> Response:
         group = request.query_params.get("resourceGroup")
-        return JSONResponse([p.to_json() for p in principals.all(group)])
+        caller = request.state.caller
+        visible = [
+            p
+            for p in principals.all(group)
+            if gate.allowed(caller, f"{_IDENTITIES}/read", roles.group_scope(p.resource_group))
+        ]
+        return JSONResponse([p.to_json() for p in visible])
 
     async def show(request: Request) -> Response:
         params = request.path_params
@@ -56,15 +75,20 @@ def _identity_routes(services: Services) -> list[Route]:
         return Response(status_code=204)
 
     path = "/api/identities/{group}/{name}"
+    in_body = group_in_body(default=None)
     return [
-        Route("/api/identities", create, methods=["POST"]),
-        Route("/api/identities", list_all, methods=["GET"]),
-        Route(path, show, methods=["GET"]),
-        Route(path, delete, methods=["DELETE"]),
+        gate.route("/api/identities", create, ["POST"], Rule(f"{_IDENTITIES}/write", in_body)),
+        gate.route(
+            "/api/identities", list_all, ["GET"], Rule(f"{_IDENTITIES}/read", filtered=True)
+        ),
+        gate.route(path, show, ["GET"], Rule(f"{_IDENTITIES}/read", group_in_path())),
+        gate.route(path, delete, ["DELETE"], Rule(f"{_IDENTITIES}/delete", group_in_path())),
     ]
 
 
-def _group_routes(services: Services, listeners: RegistryListeners) -> list[Route]:
+def _group_routes(
+    services: Services, gate: Gate, listeners: RegistryListeners
+) -> list[GuardedRoute]:
     groups = services.identities.groups
 
     async def create(request: Request) -> Response:
@@ -74,8 +98,10 @@ def _group_routes(services: Services, listeners: RegistryListeners) -> list[Rout
         )
         return JSONResponse(record.to_json(), status_code=201 if created else 200)
 
-    async def list_all(_: Request) -> Response:
-        return JSONResponse([g.to_json() for g in groups.all()])
+    async def list_all(request: Request) -> Response:
+        caller = request.state.caller
+        visible = [g for g in groups.all() if gate.allowed(caller, f"{_GROUPS}/read", g.id)]
+        return JSONResponse([g.to_json() for g in visible])
 
     async def show(request: Request) -> Response:
         return JSONResponse(groups.get(request.path_params["name"]).to_json())
@@ -83,10 +109,15 @@ def _group_routes(services: Services, listeners: RegistryListeners) -> list[Rout
     async def delete(request: Request) -> Response:
         # As 'az group delete': the group goes with everything in it.
         group = groups.get(request.path_params["name"])
+        members = [
+            r for r in services.registries.all() if r.resource_group.lower() == group.name.lower()
+        ]
+        # Locked content stops the whole delete before anything is gone.
+        for registry in members:
+            services.registries.check_removable(registry.name)
         deleted: dict[str, Any] = {"registries": [], "vaults": [], "identities": []}
-        for registry in services.registries.all():
-            if registry.resource_group.lower() == group.name.lower():
-                deleted["registries"].append((await listeners.delete(registry.name)).name)
+        for registry in members:
+            deleted["registries"].append((await listeners.delete(registry.name)).name)
         for vault in services.vault.vaults.all(group.name):
             deleted["vaults"].append(services.vault.vaults.delete(vault.name).name)
         for principal in services.identities.principals.all(group.name):
@@ -97,20 +128,23 @@ def _group_routes(services: Services, listeners: RegistryListeners) -> list[Rout
         return JSONResponse({"name": group.name, "deleted": deleted})
 
     path = "/api/groups/{name}"
+    in_path = group_in_path("name")
     return [
-        Route("/api/groups", create, methods=["POST"]),
-        Route("/api/groups", list_all, methods=["GET"]),
-        Route(path, show, methods=["GET"]),
-        Route(path, delete, methods=["DELETE"]),
+        gate.route(
+            "/api/groups", create, ["POST"], Rule(f"{_GROUPS}/write", group_in_body("name"))
+        ),
+        gate.route("/api/groups", list_all, ["GET"], Rule(f"{_GROUPS}/read", filtered=True)),
+        gate.route(path, show, ["GET"], Rule(f"{_GROUPS}/read", in_path)),
+        gate.route(path, delete, ["DELETE"], Rule(f"{_GROUPS}/delete", in_path)),
     ]
 
 
-def _role_routes(services: Services) -> list[Route]:
-    roles = services.identities.roles
+def _role_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
+    assignments = services.identities.roles
 
     async def create(request: Request) -> Response:
         body = await json_body(request)
-        record = roles.create(
+        record = assignments.create(
             _text(body, "assignee", required=True) or "",
             _text(body, "role", required=True) or "",
             _text(body, "scope", required=True) or "",
@@ -122,15 +156,42 @@ def _role_routes(services: Services) -> list[Route]:
         return {key: query.get(key) for key in ("assignee", "role", "scope")}
 
     async def list_all(request: Request) -> Response:
-        return JSONResponse([a.to_json() for a in roles.all(**_filters(request))])
+        caller = request.state.caller
+        visible = [
+            a
+            for a in assignments.all(**_filters(request))
+            if gate.allowed(caller, f"{_ASSIGNMENTS}/read", a.scope)
+        ]
+        return JSONResponse([a.to_json() for a in visible])
 
     async def delete(request: Request) -> Response:
         ids = request.query_params.getlist("id")
-        removed = roles.delete(ids=ids, **_filters(request))
+        caller = request.state.caller
+        # The route checked the query's scope (or the server's); each assignment is checked
+        # at its own scope as well.
+        doomed = assignments.matching(ids=ids, **_filters(request))
+        for assignment in doomed:
+            gate.require(caller, f"{_ASSIGNMENTS}/delete", assignment.scope)
+        removed = assignments.delete(ids=[a.id for a in doomed])
         return JSONResponse([a.to_json() for a in removed])
 
     return [
-        Route("/api/role-assignments", create, methods=["POST"]),
-        Route("/api/role-assignments", list_all, methods=["GET"]),
-        Route("/api/role-assignments", delete, methods=["DELETE"]),
+        gate.route(
+            "/api/role-assignments",
+            create,
+            ["POST"],
+            Rule(f"{_ASSIGNMENTS}/write", scope_in_body()),
+        ),
+        gate.route(
+            "/api/role-assignments",
+            list_all,
+            ["GET"],
+            Rule(f"{_ASSIGNMENTS}/read", filtered=True),
+        ),
+        gate.route(
+            "/api/role-assignments",
+            delete,
+            ["DELETE"],
+            Rule(f"{_ASSIGNMENTS}/delete", scope_in_query()),
+        ),
     ]

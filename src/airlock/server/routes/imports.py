@@ -12,18 +12,41 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from airlock.auth import roles
 from airlock.errors import InvalidArgumentError, NotFoundError
 from airlock.importer.service import ImportRequest
+from airlock.registry.registries import RegistryRecord
+from airlock.server.authz import Gate, GuardedRoute, Rule, registry_scope
 from airlock.server.routes.common import flag, json_body
 from airlock.server.services import Services
 
+IMPORT = "Microsoft.ContainerRegistry/registries/importImage/action"
 
-def routes(services: Services) -> list[Route]:
+
+def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
+    async def job_scope(request: Request) -> str | None:
+        job = services.importer.get(request.path_params["id"])
+        if job is None:
+            return None
+        try:
+            record = services.registries.get(job.registry)
+        except NotFoundError:
+            return None
+        return roles.registry_scope(record.resource_group, record.name)
+
     async def start(request: Request) -> Response:
         body = await json_body(request)
-        job = await services.importer.submit(request.path_params["name"], import_request(body))
+        caller = request.state.caller
+
+        def may_read(source: RegistryRecord) -> None:
+            gate.require(
+                caller, roles.PULL, roles.registry_scope(source.resource_group, source.name)
+            )
+
+        job = await services.importer.submit(
+            request.path_params["name"], import_request(body), may_read
+        )
         if not flag(request.query_params.get("wait")):
             return JSONResponse(job.to_json(), status_code=202)
         await job.wait()
@@ -42,8 +65,13 @@ def routes(services: Services) -> list[Route]:
         return JSONResponse(job.to_json())
 
     return [
-        Route("/api/registries/{name}/imports", start, methods=["POST"]),
-        Route("/api/imports/{id}", show, methods=["GET"]),
+        gate.route(
+            "/api/registries/{name}/imports",
+            start,
+            ["POST"],
+            Rule(IMPORT, registry_scope(services)),
+        ),
+        gate.route("/api/imports/{id}", show, ["GET"], Rule(IMPORT, job_scope)),
     ]
 
 

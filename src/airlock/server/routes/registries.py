@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from airlock import __version__
+from airlock.auth import roles
 from airlock.errors import InvalidArgumentError
 from airlock.registry.events import list_events
+from airlock.registry.registries import check_registry_name
+from airlock.server.authz import PUBLIC, Gate, GuardedRoute, Rule, group_in_body, registry_scope
 from airlock.server.listeners import RegistryListeners
 from airlock.server.routes.common import flag, integer, json_body, required
 from airlock.server.services import Services
 
+REGISTRY_READ = "Microsoft.ContainerRegistry/registries/read"
+REGISTRY_WRITE = "Microsoft.ContainerRegistry/registries/write"
+REGISTRY_DELETE = "Microsoft.ContainerRegistry/registries/delete"
 
-def routes(services: Services, listeners: RegistryListeners) -> list[Route]:
+
+def routes(services: Services, gate: Gate, listeners: RegistryListeners) -> list[GuardedRoute]:
+    in_path = registry_scope(services)
+
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})
 
@@ -26,10 +34,12 @@ def routes(services: Services, listeners: RegistryListeners) -> list[Route]:
         port = body.get("port")
         if port is not None and not isinstance(port, int):
             raise InvalidArgumentError("'port' must be an integer")
+        check_registry_name(name)  # before the group is recorded: bad input changes nothing
+        group = services.identities.groups.ensure(str(body.get("resourceGroup") or "default"))
         record = await listeners.create(
             name=name,
             port=port,
-            resource_group=str(body.get("resourceGroup") or "default"),
+            resource_group=group.name,
             location=str(body.get("location") or "local"),
             sku=str(body.get("sku") or "Standard"),
         )
@@ -37,7 +47,13 @@ def routes(services: Services, listeners: RegistryListeners) -> list[Route]:
 
     async def list_registries(request: Request) -> Response:
         group = request.query_params.get("resourceGroup")
-        return JSONResponse([r.to_json() for r in services.registries.all(group)])
+        caller = request.state.caller
+        visible = [
+            r
+            for r in services.registries.all(group)
+            if gate.allowed(caller, REGISTRY_READ, roles.registry_scope(r.resource_group, r.name))
+        ]
+        return JSONResponse([r.to_json() for r in visible])
 
     async def show_registry(request: Request) -> Response:
         return JSONResponse(services.registries.get(request.path_params["name"]).to_json())
@@ -88,15 +104,22 @@ def routes(services: Services, listeners: RegistryListeners) -> list[Route]:
             found = list_events(conn, registry=registry.name, since=since, limit=limit)
         return JSONResponse([e.to_json() for e in found])
 
+    read = Rule(REGISTRY_READ, in_path)
+    pull = Rule(roles.PULL, in_path)
+    erase = Rule(roles.DELETE_ARTIFACTS, in_path)
+    base = "/api/registries/{name}"
     return [
-        Route("/api/health", health),
-        Route("/api/registries", create_registry, methods=["POST"]),
-        Route("/api/registries", list_registries, methods=["GET"]),
-        Route("/api/registries/{name}", show_registry, methods=["GET"]),
-        Route("/api/registries/{name}", delete_registry, methods=["DELETE"]),
-        Route("/api/registries/{name}/repositories", repositories, methods=["GET", "DELETE"]),
-        Route("/api/registries/{name}/tags", tags),
-        Route("/api/registries/{name}/manifests", manifests),
-        Route("/api/registries/{name}/images", delete_image, methods=["DELETE"]),
-        Route("/api/registries/{name}/events", events),
+        gate.route("/api/health", health, ["GET"], PUBLIC),
+        gate.route(
+            "/api/registries", create_registry, ["POST"], Rule(REGISTRY_WRITE, group_in_body())
+        ),
+        gate.route("/api/registries", list_registries, ["GET"], Rule(REGISTRY_READ, filtered=True)),
+        gate.route(base, show_registry, ["GET"], read),
+        gate.route(base, delete_registry, ["DELETE"], Rule(REGISTRY_DELETE, in_path)),
+        gate.route(f"{base}/repositories", repositories, ["GET"], pull),
+        gate.route(f"{base}/repositories", repositories, ["DELETE"], erase),
+        gate.route(f"{base}/tags", tags, ["GET"], pull),
+        gate.route(f"{base}/manifests", manifests, ["GET"], pull),
+        gate.route(f"{base}/images", delete_image, ["DELETE"], erase),
+        gate.route(f"{base}/events", events, ["GET"], read),
     ]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from airlock.auth import roles
+from airlock.server.authz import Gate, GuardedRoute, Rule, registry_scope
 from airlock.server.routes.common import json_body, required
 from airlock.server.services import Services
 
 
-def routes(services: Services) -> list[Route]:
+def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     async def show(request: Request) -> Response:
         registry = services.registries.get(request.path_params["name"])
         view = services.repositories.show(
@@ -28,7 +29,13 @@ def routes(services: Services) -> list[Route]:
         )
         return JSONResponse(view)
 
+    in_path = registry_scope(services)
     return [
-        Route("/api/registries/{name}/repository", show, methods=["GET"]),
-        Route("/api/registries/{name}/attributes", update, methods=["PATCH"]),
+        gate.route("/api/registries/{name}/repository", show, ["GET"], Rule(roles.PULL, in_path)),
+        gate.route(
+            "/api/registries/{name}/attributes",
+            update,
+            ["PATCH"],
+            Rule(roles.METADATA_WRITE, in_path),
+        ),
     ]

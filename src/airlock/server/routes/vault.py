@@ -10,11 +10,18 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from airlock.auth import roles
 from airlock.errors import InvalidArgumentError
+from airlock.server.authz import Gate, GuardedRoute, Rule, group_in_body, vault_scope
 from airlock.server.routes.common import json_body
 from airlock.server.services import Services
+from airlock.vault.references import check_vault_name
+
+_VAULTS = "Microsoft.KeyVault/vaults"
+_SECRETS = "Microsoft.KeyVault/vaults/secrets"
+# What 'az keyvault create' gives its creator under the access-policy model.
+_CREATOR_PERMISSIONS = ["get", "list", "set", "delete"]
 
 
 def _text(body: dict[str, Any], key: str, required: bool = False) -> str | None:
@@ -26,21 +33,34 @@ def _text(body: dict[str, Any], key: str, required: bool = False) -> str | None:
     return value
 
 
-def routes(services: Services) -> list[Route]:
+def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     kv = services.vault
 
     async def create_vault(request: Request) -> Response:
         body = await json_body(request)
+        check_vault_name(_text(body, "name", required=True) or "")
+        group = services.identities.groups.ensure(_text(body, "resourceGroup") or "default")
         record = kv.vaults.create(
             name=_text(body, "name", required=True) or "",
-            resource_group=_text(body, "resourceGroup") or "default",
+            resource_group=group.name,
             location=_text(body, "location") or "local",
         )
+        caller = request.state.caller
+        scope = roles.vault_scope(record.resource_group, record.name)
+        if not gate.allowed(caller, f"{_SECRETS}/setSecret/action", scope, data=True):
+            # As Azure: the creator of a vault gets an access policy to its secrets.
+            record = kv.policies.set_policy(record.name, caller.principal_id, _CREATOR_PERMISSIONS)
         return JSONResponse(kv.policies.to_json(record), status_code=201)
 
     async def list_vaults(request: Request) -> Response:
         group = request.query_params.get("resourceGroup")
-        return JSONResponse([kv.policies.to_json(v) for v in kv.vaults.all(group)])
+        caller = request.state.caller
+        visible = [
+            v
+            for v in kv.vaults.all(group)
+            if gate.allowed(caller, f"{_VAULTS}/read", roles.vault_scope(v.resource_group, v.name))
+        ]
+        return JSONResponse([kv.policies.to_json(v) for v in visible])
 
     async def show_vault(request: Request) -> Response:
         return JSONResponse(kv.policies.to_json(kv.vaults.get(request.path_params["vault"])))
@@ -89,18 +109,40 @@ def routes(services: Services) -> list[Route]:
         params = request.path_params
         return JSONResponse(kv.secrets.delete(params["vault"], params["name"]).to_json())
 
+    in_path = vault_scope(services)
+
+    def manage(action: str) -> Rule:
+        return Rule(f"{_VAULTS}/{action}", in_path)
+
+    def secrets(action: str, policy: str, audit_reads: bool = False) -> Rule:
+        return Rule(
+            f"{_SECRETS}/{action}", in_path, data=True, policy=policy, audit_reads=audit_reads
+        )
+
     base = "/api/vaults/{vault}"
+    metadata = secrets("readMetadata/action", "list")
+    value = secrets("getSecret/action", "get", audit_reads=True)
     return [
-        Route("/api/vaults", create_vault, methods=["POST"]),
-        Route("/api/vaults", list_vaults, methods=["GET"]),
-        Route(base, show_vault, methods=["GET"]),
-        Route(base, delete_vault, methods=["DELETE"]),
-        Route(base + "/policies/{objectId}", set_policy, methods=["PUT"]),
-        Route(base + "/policies/{objectId}", delete_policy, methods=["DELETE"]),
-        Route(base + "/secrets", list_secrets, methods=["GET"]),
-        Route(base + "/secrets/{name}", set_secret, methods=["PUT"]),
-        Route(base + "/secrets/{name}", show_secret, methods=["GET"]),
-        Route(base + "/secrets/{name}", delete_secret, methods=["DELETE"]),
-        Route(base + "/secrets/{name}/versions", list_versions, methods=["GET"]),
-        Route(base + "/secrets/{name}/versions/{version}", show_secret, methods=["GET"]),
+        gate.route(
+            "/api/vaults", create_vault, ["POST"], Rule(f"{_VAULTS}/write", group_in_body())
+        ),
+        gate.route("/api/vaults", list_vaults, ["GET"], Rule(f"{_VAULTS}/read", filtered=True)),
+        gate.route(base, show_vault, ["GET"], manage("read")),
+        gate.route(base, delete_vault, ["DELETE"], manage("delete")),
+        gate.route(
+            base + "/policies/{objectId}", set_policy, ["PUT"], manage("accessPolicies/write")
+        ),
+        gate.route(
+            base + "/policies/{objectId}", delete_policy, ["DELETE"], manage("accessPolicies/write")
+        ),
+        gate.route(base + "/secrets", list_secrets, ["GET"], metadata),
+        gate.route(
+            base + "/secrets/{name}", set_secret, ["PUT"], secrets("setSecret/action", "set")
+        ),
+        gate.route(base + "/secrets/{name}", show_secret, ["GET"], value),
+        gate.route(
+            base + "/secrets/{name}", delete_secret, ["DELETE"], secrets("delete", "delete")
+        ),
+        gate.route(base + "/secrets/{name}/versions", list_versions, ["GET"], metadata),
+        gate.route(base + "/secrets/{name}/versions/{version}", show_secret, ["GET"], value),
     ]

@@ -1,0 +1,125 @@
+"""``airlock login``, ``airlock logout`` and ``airlock account show`` (``az login`` shapes).
+
+``login`` exchanges a user's name and password (or a service principal's appId and secret)
+for a session and stores it per server address, mode 0600 (airlock.cli.signin). The owner of
+the server needs none of this: the server signs the Unix user who runs it in through a file
+in its state folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from typing import Any
+
+from airlock.cli.errors import CLIError
+from airlock.cli.options import Context, Subparsers, add_global_arguments
+from airlock.cli.signin import forget_session, store_session
+
+
+def register(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "login",
+        help="Sign in to the Airlock server.",
+        description="Sign in to the Airlock server at $AIRLOCK_URL with a user's name and "
+        "password, or a service principal's appId and secret (--service-principal). The "
+        "session is stored in $AIRLOCK_CONFIG_DIR (default ~/.config/airlock), mode 0600. "
+        "The Unix user who runs the server is signed in already.",
+    )
+    parser.add_argument("--username", "-u", help="User name, or the appId of a service principal.")
+    parser.add_argument(
+        "--password", "-p", help="Password or client secret; asked for when omitted on a terminal."
+    )
+    parser.add_argument(
+        "--service-principal",
+        action="store_true",
+        help="Sign in as a service principal: --username is its appId, --password a secret.",
+    )
+    parser.add_argument(
+        "--identity",
+        action="store_true",
+        help="Sign in with the managed identity of the task step running this command.",
+    )
+    parser.add_argument("--tenant", "-t", help="Accepted for az compatibility; Airlock has one.")
+    add_global_arguments(parser)
+    parser.set_defaults(handler=login)
+
+    parser = subparsers.add_parser(
+        "logout",
+        help="Sign out: revoke the stored session.",
+        description="Revoke the session stored for $AIRLOCK_URL and forget it.",
+    )
+    add_global_arguments(parser)
+    parser.set_defaults(handler=logout)
+
+
+def register_account(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "show",
+        help="Show who you are signed in as.",
+        description="Show the signed-in principal and its role assignments.",
+    )
+    add_global_arguments(parser)
+    parser.set_defaults(handler=show)
+
+
+def login(args: argparse.Namespace, ctx: Context) -> Any:
+    if args.identity:
+        raise CLIError(
+            "--identity signs a task step in with its task's managed identity; Airlock has no "
+            "task runner yet, so there is no identity endpoint to ask. Use --username and "
+            "--password, or --service-principal."
+        )
+    if not args.username:
+        raise CLIError(
+            "give --username (a user name, or an appId with --service-principal) and --password"
+        )
+    password = args.password
+    if password is None:
+        if not ctx.stdin.isatty():
+            raise CLIError("give --password; there is no terminal to ask for it on")
+        password = getpass.getpass("Password: ")
+    body = (
+        {"appId": args.username, "secret": password}
+        if args.service_principal
+        else {"username": args.username, "password": password}
+    )
+    # Signing in must not present an older session.
+    ctx.client.token = None
+    answer = ctx.client.post("/api/login", body)
+    store_session(
+        ctx.client.base_url,
+        {
+            "accessToken": answer["accessToken"],
+            "expiresOn": answer.get("expiresOn"),
+            "user": answer.get("user"),
+        },
+    )
+    return [
+        {
+            "cloudName": "Airlock",
+            "id": "local",
+            "isDefault": True,
+            "name": "Airlock",
+            "server": ctx.client.base_url,
+            "state": "Enabled",
+            "tenantId": "local",
+            "user": answer.get("user"),
+        }
+    ]
+
+
+def logout(args: argparse.Namespace, ctx: Context) -> Any:
+    from airlock.cli.signin import session_token
+
+    if session_token(ctx.client.base_url) is None:
+        raise CLIError(f"not signed in to {ctx.client.base_url}")
+    try:
+        ctx.client.post("/api/logout", {})
+    finally:
+        forget_session(ctx.client.base_url)
+    return None
+
+
+def show(args: argparse.Namespace, ctx: Context) -> Any:
+    return ctx.client.get("/api/account")
