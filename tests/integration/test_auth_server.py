@@ -6,7 +6,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 import stat
+import statistics
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,15 +18,19 @@ from typing import Any
 import httpx
 import pytest
 
+from airlock.auth import roles
+from airlock.auth.passwords import hash_password
+from tests.integration.signed_in import SignedInAirlock as Airlock
+from tests.integration.signed_in import start_signed_in
 from tests.support.registry_auth import RegistryTokenAuth, parse_challenge
-from tests.support.servers import Airlock, free_port, start_airlock
+from tests.support.servers import free_port
 
 REGISTRY = "authtests"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
-    airlock = start_airlock(tmp_path_factory.mktemp("auth-home"))
+    airlock = start_signed_in(tmp_path_factory.mktemp("auth-home"))
     try:
         airlock.create_registry(REGISTRY, port=free_port())
         yield airlock
@@ -159,7 +167,7 @@ def test_wrong_password_is_401_without_echoing_it(url: str, service: str) -> Non
     r = token_for(url, service, (REGISTRY, "not-the-password-xyz"), "repository:node:pull")
     assert r.status_code == 401
     assert r.json()["errors"][0]["code"] == "UNAUTHORIZED"
-    assert REGISTRY in r.text and "not-the-password-xyz" not in r.text
+    assert "invalid username or password" in r.text and "not-the-password-xyz" not in r.text
 
 
 def test_unknown_service_and_bad_scopes_are_400(
@@ -570,8 +578,11 @@ def test_cli_token_flow_and_login(
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file))
     login = server.cli("acr", "login", "-n", REGISTRY, "-u", "clitoken", "-p", password)
     assert login.stdout.strip() == "Login Succeeded"
-    bad = server.cli("acr", "login", "-n", REGISTRY, "-u", "clitoken", "-p", "wrong", check=False)
-    assert bad.returncode == 1 and "wrong" not in bad.stderr and "clitoken" in bad.stderr
+    bad = server.cli(
+        "acr", "login", "-n", REGISTRY, "-u", "clitoken", "-p", "Wrong-Pw-77", check=False
+    )
+    assert bad.returncode == 1 and "invalid username or password" in bad.stderr
+    assert "Wrong-Pw-77" not in bad.stderr
     assert server.cli("acr", "login", "-n", REGISTRY).returncode == 0
     stored = json.loads(auth_file.read_text())
     assert set(stored["auths"]) == {"example.org", service}
@@ -623,3 +634,265 @@ def test_no_password_is_anywhere_in_the_state_folder(server: Airlock) -> None:
     for secret in secrets:
         assert secret not in log
         assert secret.encode() not in stored
+
+
+# --- revocation: refresh tokens, stamps, uids and the identity epoch -------------------------
+
+
+def oauth(url: str, **form: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/oauth2/token", data={"service": url.removeprefix("http://"), **form}, timeout=30
+    )
+
+
+def refresh_token_for(url: str, creds: tuple[str, str]) -> str:
+    r = oauth(
+        url, grant_type="password", username=creds[0], password=creds[1], access_type="offline"
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["refresh_token"])
+
+
+def pulls(url: str, token: str, repository: str = "node") -> int:
+    """The status of a pull with ``token``: 404 (allowed, absent), 401 or 403."""
+    return httpx.head(f"{url}/v2/{repository}/manifests/latest", headers=bearer(token)).status_code
+
+
+def test_offline_refresh_returns_a_refresh_token_with_the_same_expiry(
+    url: str, admin: tuple[str, str]
+) -> None:
+    first = refresh_token_for(url, admin)
+    time.sleep(1.1)  # a re-issued lifetime would now end a second later
+    r = oauth(url, grant_type="refresh_token", refresh_token=first, access_type="offline")
+    assert r.status_code == 200, r.text
+    second = r.json()["refresh_token"]
+    assert second != first
+    assert claims(second)["exp"] == claims(first)["exp"]
+    assert oauth(url, grant_type="refresh_token", refresh_token=second).status_code == 200
+
+
+def test_refresh_token_stops_working_after_both_admin_passwords_are_renewed(
+    server: Airlock,
+) -> None:
+    name = "authrenew"
+    other = server.create_registry(name, port=free_port())
+    refresh = refresh_token_for(other, server.admin_credentials(name))
+    assert oauth(other, grant_type="refresh_token", refresh_token=refresh).status_code == 200
+    for password in ("password", "password2"):
+        status, _ = server.api(
+            "POST", f"/api/registries/{name}/credentials/renew", {"name": password}
+        )
+        assert status == 200
+    refused = oauth(other, grant_type="refresh_token", refresh_token=refresh)
+    assert refused.status_code == 401 and "credentials changed" in refused.text
+    assert (
+        token_for(other, other.removeprefix("http://"), server.admin_credentials(name)).status_code
+        == 200
+    )
+
+
+def test_credential_generate_revokes_the_tokens_jwt_and_refresh_token(
+    server: Airlock, url: str, service: str
+) -> None:
+    password = make_token(server, "regenerated", scopeMap="_repositories_pull")
+    access = token_for(url, service, ("regenerated", password), "repository:node:pull")
+    jwt = access.json()["token"]
+    refresh = refresh_token_for(url, ("regenerated", password))
+    assert pulls(url, jwt) == 404
+    status, _ = api(server, "POST", "/tokens/regenerated/credentials", {})
+    assert status == 200
+    assert pulls(url, jwt) == 401
+    assert oauth(url, grant_type="refresh_token", refresh_token=refresh).status_code == 401
+
+
+def test_a_re_created_registry_refuses_the_old_registrys_tokens(server: Airlock) -> None:
+    name, port = "authagain", free_port()
+    first = server.create_registry(name, port=port)
+    creds = server.admin_credentials(name)
+    access = token_for(first, first.removeprefix("http://"), creds, "repository:node:pull")
+    jwt, refresh = access.json()["token"], refresh_token_for(first, creds)
+    assert pulls(first, jwt) == 404
+    status, _ = server.api("DELETE", f"/api/registries/{name}")
+    assert status in (200, 202, 204)
+    again = server.create_registry(name, port=port)
+    assert again == first  # same name, same login server
+    assert pulls(again, jwt) == 401
+    assert oauth(again, grant_type="refresh_token", refresh_token=refresh).status_code == 401
+    fresh = token_for(again, again.removeprefix("http://"), server.admin_credentials(name))
+    assert fresh.status_code == 200
+
+
+def test_a_deleted_token_is_refused_at_once_and_its_re_creation_honours_no_old_jwt(
+    server: Airlock, url: str, service: str, admin: tuple[str, str]
+) -> None:
+    admin_jwt = token_for(url, service, admin, "repository:node:pull,push").json()["token"]
+    digest = push_blob(url, admin_jwt, "node", b"layer for the re-created token")
+    password = make_token(server, "recreated", scopeMap="_repositories_pull")
+    jwt = token_for(url, service, ("recreated", password), "repository:node:pull,push")
+    old = jwt.json()["token"]
+    blob = f"{url}/v2/node/blobs/{digest}"
+    assert httpx.head(blob, headers=bearer(old)).status_code == 200  # cached from here
+    assert api(server, "DELETE", "/tokens/recreated")[0] == 204
+    assert httpx.head(blob, headers=bearer(old)).status_code == 401  # the same JWT, at once
+    make_token(server, "recreated", scopeMap="_repositories_push")
+    assert httpx.head(blob, headers=bearer(old)).status_code == 401
+    assert httpx.post(f"{url}/v2/node/blobs/uploads/", headers=bearer(old)).status_code == 401
+
+
+# --- service principals on the registry plane --------------------------------------------
+
+
+def add_service_principal(server: Airlock, role: str, scope: str) -> tuple[str, str, str]:
+    """A service principal with a client secret and one role assignment, written as rows
+    (the management plane's endpoints for them are tested on their own)."""
+    principal_id, app_id = str(uuid.uuid4()), str(uuid.uuid4())
+    secret = secrets.token_urlsafe(30)
+    server.sql(
+        "INSERT INTO principals (principal_id, client_id, name, resource_group, kind,"
+        " created_at, stamp) VALUES (?, ?, ?, '', 'sp', '2026-01-01T00:00:00', ?)",
+        (principal_id, app_id, f"sp-{principal_id[:8]}", str(uuid.uuid4())),
+    )
+    server.sql(
+        "INSERT INTO principal_credentials (key_id, principal_id, hash, created_at)"
+        " VALUES (?, ?, ?, '2026-01-01T00:00:00')",
+        (str(uuid.uuid4()), principal_id, hash_password(secret)),
+    )
+    server.sql(
+        "INSERT INTO role_assignments (id, assignee, role, scope, created_at)"
+        " VALUES (?, ?, ?, ?, '2026-01-01T00:00:00')",
+        (str(uuid.uuid4()), principal_id, role, scope),
+    )
+    return principal_id, app_id, secret
+
+
+def registry_scope_of(server: Airlock, name: str) -> str:
+    [(group,)] = server.query("SELECT resource_group FROM registries WHERE name = ?", (name,))
+    return roles.registry_scope(group, name)
+
+
+def test_service_principal_with_acr_pull(server: Airlock, url: str, service: str) -> None:
+    other = server.create_registry("authspother", port=free_port())
+    principal_id, app_id, secret = add_service_principal(
+        server, "AcrPull", registry_scope_of(server, REGISTRY)
+    )
+    r = token_for(url, service, (app_id, secret), "repository:node:pull,push")
+    assert r.status_code == 200, r.text
+    jwt = r.json()["token"]
+    assert claims(jwt)["sub"] == f"principal:{principal_id}"
+    assert claims(jwt)["access"] == [{"type": "repository", "name": "node", "actions": ["pull"]}]
+    assert pulls(url, jwt) == 404
+    assert httpx.post(f"{url}/v2/node/blobs/uploads/", headers=bearer(jwt)).status_code == 403
+    elsewhere = token_for(other, other.removeprefix("http://"), (app_id, secret))
+    assert elsewhere.status_code == 401 and "no role on registry" in elsewhere.text
+    # The role assignment goes: refused at once, and at the token endpoint.
+    server.sql("DELETE FROM role_assignments WHERE assignee = ?", (principal_id,))
+    assert pulls(url, jwt) == 401
+    assert token_for(url, service, (app_id, secret)).status_code == 401
+    # Given back, then the principal goes: refused at once.
+    server.sql(
+        "INSERT INTO role_assignments (id, assignee, role, scope, created_at)"
+        " VALUES (?, ?, 'AcrPull', '/subscriptions/local', '2026-01-01T00:00:00')",
+        (str(uuid.uuid4()), principal_id),
+    )
+    jwt = token_for(url, service, (app_id, secret), "repository:node:pull").json()["token"]
+    assert pulls(url, jwt) == 404
+    server.sql("DELETE FROM principals WHERE principal_id = ?", (principal_id,))
+    assert pulls(url, jwt) == 401
+    assert token_for(url, service, (app_id, secret)).status_code == 401
+
+
+def test_token_names_shaped_like_uuids_are_refused(server: Airlock) -> None:
+    for name in ("00000000-0000-0000-0000-000000000000", str(uuid.uuid4())):
+        status, error = api(
+            server, "POST", "/tokens", {"name": name, "scopeMap": "_repositories_pull"}
+        )
+        assert status == 400 and "like a UUID" in error["error"]["message"]
+
+
+# --- sign-in hygiene: throttling, equal cost, nothing echoed ------------------------------
+
+
+def test_refusals_echo_neither_the_password_nor_a_password_typed_as_username(
+    server: Airlock, url: str, service: str
+) -> None:
+    make_token(server, "echoless", scopeMap="_repositories_pull")
+    typed_as_user = "Pw-As-User-" + secrets.token_hex(8)
+    password = "Pw-" + secrets.token_hex(8)
+    answers = [
+        token_for(url, service, (typed_as_user, password), "repository:node:pull"),
+        token_for(url, service, ("echoless", password), "repository:node:pull"),
+        oauth(url, grant_type="password", username=typed_as_user, password=password),
+    ]
+    for answer in answers:
+        assert answer.status_code == 401
+        assert answer.json()["errors"][0]["message"] == "invalid username or password"
+        assert typed_as_user not in answer.text and password not in answer.text
+    log = server.log()
+    assert "invalid username or password" in log
+    assert typed_as_user not in log and password not in log
+
+
+def timed(url: str, service: str, username: str) -> float:
+    """Seconds for one refused sign-in as ``username`` with a wrong password."""
+    started = time.perf_counter()
+    response = token_for(url, service, (username, "wrong-1"))
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 401
+    return elapsed
+
+
+def test_unknown_and_known_names_cost_the_same(
+    server: Airlock, url: str, service: str, admin: tuple[str, str]
+) -> None:
+    """Enumeration by timing: a wrong password costs about the same for a name nobody has, a
+    token's name and the admin user (medians of 10 tries each; a lookup without the argon2
+    checks would be over 10x faster, the bound is 3x)."""
+    password = make_token(server, "timedtoken", scopeMap="_repositories_pull")
+    costs: dict[str, list[float]] = {"unknown": [], "token": [], "admin": []}
+    for _ in range(10):
+        costs["unknown"].append(timed(url, service, f"nobody-{secrets.token_hex(4)}"))
+        costs["token"].append(timed(url, service, "timedtoken"))
+        costs["admin"].append(timed(url, service, admin[0]))
+        # Successes keep the throttle's counts at zero, so no attempt here is delayed.
+        assert token_for(url, service, ("timedtoken", password)).status_code == 200
+        assert token_for(url, service, admin).status_code == 200
+    medians = {kind: statistics.median(values) for kind, values in costs.items()}
+    assert max(medians.values()) < 3 * min(medians.values()), medians
+
+
+@pytest.fixture
+def strict(tmp_path: Path) -> Iterator[Airlock]:
+    """A server of its own with low throttle limits: blocking 127.0.0.1 here blocks every
+    sign-in from this machine for a while."""
+    airlock = start_signed_in(
+        tmp_path / "strict-home",
+        extra_env={
+            "AIRLOCK_SIGNIN_DELAY_AFTER": "2",
+            "AIRLOCK_SIGNIN_BLOCK_AFTER": "5",
+            "AIRLOCK_SIGNIN_BLOCK_SECONDS": "60",
+        },
+    )
+    try:
+        airlock.create_registry("throttled", port=free_port())
+        yield airlock
+    finally:
+        airlock.stop()
+
+
+def test_repeated_failures_are_slowed_then_refused_with_429_and_logged_once(
+    strict: Airlock,
+) -> None:
+    url = strict.registries["throttled"]
+    service = url.removeprefix("http://")
+    creds = strict.admin_credentials("throttled")
+    answers = [token_for(url, service, (f"guess{i}", "wrong")) for i in range(5)]
+    assert [a.status_code for a in answers] == [401] * 5
+    blocked = token_for(url, service, creds)  # right credentials, from a blocked source
+    assert blocked.status_code == 429
+    assert blocked.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+    assert 0 < int(blocked.headers["retry-after"]) <= 60
+    for _ in range(3):
+        assert token_for(url, service, (f"guess-{secrets.token_hex(2)}", "x")).status_code == 429
+    lines = [line for line in strict.log().splitlines() if "sign-in refused" in line]
+    assert len(lines) == 1 and "127.0.0.1" in lines[0]
+    assert "guess" not in lines[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,7 @@ class AuthService:
         admin = AdminUsers(engine, master_key)
         maps = ScopeMaps(engine)
         tokens = Tokens(engine, maps)
-        throttle = SignInThrottle()
+        throttle = SignInThrottle.from_environment(os.environ)
         token_service = TokenService(signer, admin, tokens, directory, throttle)
         return cls(
             signer=signer,

@@ -33,7 +33,7 @@ import math
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 log = logging.getLogger("airlock.auth")
@@ -92,6 +92,27 @@ class SignInThrottle:
         self.max_keys = max_keys
         self.clock = clock
         self._keys: OrderedDict[str, _Key] = OrderedDict()
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> SignInThrottle:
+        """The defaults, or ``$AIRLOCK_SIGNIN_DELAY_AFTER``, ``$AIRLOCK_SIGNIN_BLOCK_AFTER``
+        and ``$AIRLOCK_SIGNIN_BLOCK_SECONDS`` where set (positive integers)."""
+        settings: dict[str, float] = {}
+        for variable, key in (
+            ("AIRLOCK_SIGNIN_DELAY_AFTER", "delay_after"),
+            ("AIRLOCK_SIGNIN_BLOCK_AFTER", "block_after"),
+            ("AIRLOCK_SIGNIN_BLOCK_SECONDS", "block_for"),
+        ):
+            raw = environ.get(variable)
+            if raw:
+                if not raw.isdigit() or int(raw) < 1:
+                    raise ValueError(f"${variable} must be a positive integer, not {raw[:20]!r}")
+                settings[key] = int(raw)
+        return cls(
+            delay_after=int(settings.get("delay_after", 5)),
+            block_after=int(settings.get("block_after", 20)),
+            block_for=settings.get("block_for", 300.0),
+        )
 
     def check(self, source: str, name: str | None) -> float:
         """Seconds to wait before checking this attempt's credentials; raises
