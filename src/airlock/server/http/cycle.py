@@ -108,6 +108,7 @@ class RequestCycle:
         self._expect_100 = False
         if not (self.response_started or self.disconnected or self.body.done):
             self._transport.write(CONTINUE_100)
+            self._conn.body_clock_start(self)
 
     # -- ASGI send -------------------------------------------------------------------------
 

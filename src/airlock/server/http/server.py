@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 from dataclasses import dataclass
 
+from airlock.server.http import accept, limits
 from airlock.server.http.protocol import ConnectionRegistry, HttpProtocol
-from airlock.server.http.types import ASGIApp, Listener, ServerConfig
+from airlock.server.http.types import ASGIApp, ErrorBody, Listener, ServerConfig
 
 _BACKLOG = 1024
 
@@ -24,23 +26,44 @@ class HttpServer:
     """Serves ASGI apps over HTTP/1.1 on the running asyncio loop.
 
     Use the stdlib event loop: its ``loop.sendfile`` is what makes file responses zero-copy.
+
+    The deadlines left as None come from the environment (``limits``: AIRLOCK_KEEPALIVE_TIMEOUT,
+    AIRLOCK_HEADER_TIMEOUT, AIRLOCK_BODY_TIMEOUT, AIRLOCK_MIN_BODY_RATE,
+    AIRLOCK_BODY_RATE_WINDOW); a malformed variable raises ValueError here. ``min_body_rate``
+    0 turns the rate floor off. Accept failures for lack of file descriptors are logged at
+    most once per ``accept_error_interval`` seconds.
     """
 
     def __init__(
         self,
         *,
         access_log: bool = True,
-        keepalive_timeout: float = 60.0,
+        keepalive_timeout: float | None = None,
+        header_timeout: float | None = None,
+        body_timeout: float | None = None,
+        min_body_rate: int | None = None,
+        body_rate_window: float | None = None,
         max_body_buffer: int = 8 * 1024 * 1024,
         max_header_bytes: int = 64 * 1024,
+        accept_error_interval: float = 60.0,
     ) -> None:
         self._config = ServerConfig(
             access_log=access_log,
-            keepalive_timeout=keepalive_timeout,
+            keepalive_timeout=limits.seconds(keepalive_timeout, limits.KEEPALIVE_TIMEOUT),
+            header_timeout=limits.seconds(header_timeout, limits.HEADER_TIMEOUT),
+            body_timeout=limits.seconds(body_timeout, limits.BODY_TIMEOUT),
+            min_body_rate=limits.byte_count(min_body_rate, limits.MIN_BODY_RATE, zero_allowed=True),
+            body_rate_window=limits.seconds(body_rate_window, limits.BODY_RATE_WINDOW),
             max_body_buffer=max_body_buffer,
             max_header_bytes=max_header_bytes,
         )
+        self._accept_error_interval = accept_error_interval
         self._bound: list[_Bound] = []
+
+    @property
+    def config(self) -> ServerConfig:
+        """The limits every listener starts from (diagnostics and tests)."""
+        return self._config
 
     @property
     def listeners(self) -> list[Listener]:
@@ -52,18 +75,36 @@ class HttpServer:
         return list(bound.registry.connections) if bound else []
 
     async def add_listener(
-        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, name: str = ""
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        name: str = "",
+        max_body_size: int | None = None,
+        error_body: ErrorBody | None = None,
     ) -> Listener:
-        """Start answering on ``host:port`` (0 picks a free port); OSError names a busy address."""
+        """Start answering on ``host:port`` (0 picks a free port); OSError names a busy address.
+
+        ``max_body_size`` caps request bodies on this listener (413 past it; None: no cap).
+        ``error_body`` shapes the errors the server writes itself (default: OCI's).
+        """
+        if max_body_size is not None and max_body_size < 0:
+            raise ValueError(f"max_body_size must be at least 0, not {max_body_size}")
+        config = dataclasses.replace(
+            self._config,
+            max_body_size=max_body_size,
+            error_body=error_body or self._config.error_body,
+        )
+        loop = asyncio.get_running_loop()
+        accept.install(loop, self._accept_error_interval)
         sock = _listening_socket(host, port)
         bound_port: int = sock.getsockname()[1]
         listener = Listener(
             name=name or f"{host}:{bound_port}", host=host, port=bound_port, app=app
         )
         registry = ConnectionRegistry()
-        config = self._config
         address = (host, bound_port)
-        loop = asyncio.get_running_loop()
         try:
             server = await loop.create_server(
                 lambda: HttpProtocol(app, config, address, registry), sock=sock
