@@ -20,8 +20,8 @@ import pytest
 
 from airlock.auth import roles
 from airlock.auth.passwords import hash_password
-from tests.integration.signed_in import SignedInAirlock as Airlock
-from tests.integration.signed_in import start_signed_in
+from tests.integration.shared_database import SharedAirlock as Airlock
+from tests.integration.shared_database import start_shared
 from tests.support.registry_auth import RegistryTokenAuth, parse_challenge
 from tests.support.servers import free_port
 
@@ -30,7 +30,7 @@ REGISTRY = "authtests"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
-    airlock = start_signed_in(tmp_path_factory.mktemp("auth-home"))
+    airlock = start_shared(tmp_path_factory.mktemp("auth-home"))
     try:
         airlock.create_registry(REGISTRY, port=free_port())
         yield airlock
@@ -302,9 +302,7 @@ def test_mount_needs_pull_on_the_source(
 def test_anonymous_pull_switch(server: Airlock, url: str, service: str) -> None:
     assert httpx.head(f"{url}/v2/anon/manifests/latest").status_code == 401
     assert token_for(url, service, None, "repository:anon:pull").status_code == 401
-    status, registry = server.api(
-        "PATCH", f"/api/registries/{REGISTRY}", {"anonymousPullEnabled": True}
-    )
+    status, registry = api(server, "PATCH", "", {"anonymousPullEnabled": True})
     assert status == 200 and registry["anonymousPullEnabled"] is True
     try:
         assert httpx.head(f"{url}/v2/anon/manifests/latest").status_code == 404
@@ -864,7 +862,7 @@ def test_unknown_and_known_names_cost_the_same(
 def strict(tmp_path: Path) -> Iterator[Airlock]:
     """A server of its own with low throttle limits: blocking 127.0.0.1 here blocks every
     sign-in from this machine for a while."""
-    airlock = start_signed_in(
+    airlock = start_shared(
         tmp_path / "strict-home",
         extra_env={
             "AIRLOCK_SIGNIN_DELAY_AFTER": "2",
