@@ -8,8 +8,15 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import REGISTRY_NAME
-from tests.e2e.helpers import BaseBlobs, push_base_blobs, push_blob, push_manifest
-from tests.support.images import MEDIA_MANIFEST
+from tests.e2e.helpers import (
+    BaseBlobs,
+    pull_and_verify,
+    push_base_blobs,
+    push_blob,
+    push_manifest,
+    sha256_digest,
+)
+from tests.support.images import MEDIA_INDEX, MEDIA_MANIFEST
 from tests.support.servers import Airlock
 
 
@@ -86,6 +93,104 @@ def test_delete_locked_image_survives_a_repository_delete(
     assert client.get(f"/v2/{repo}/blobs/{blobs.layer[0]}").status_code == 200
 
 
+def test_layer_of_a_delete_locked_image_cannot_be_deleted(
+    airlock: Airlock, client: httpx.Client, repo: str
+) -> None:
+    blobs = push_base_blobs(client, repo)
+    digest = pushed(client, repo, "v1", blobs, "one")
+    update(airlock, "--image", f"{repo}:v1", delete_enabled="false")
+    layer = blobs.layer[0]
+
+    assert_denied(
+        client.delete(f"/v2/{repo}/blobs/{layer}"),
+        f"blob {layer} is used by manifest {repo}@{digest}",
+        f"tag {repo}:v1 is locked (deleteEnabled: false)",
+        f"airlock acr repository update --name {REGISTRY_NAME} --image {repo}:v1 "
+        "--delete-enabled true",
+    )
+    assert_denied(client.delete(f"/v2/{repo}/blobs/{blobs.config[0]}"), "deleteEnabled: false")
+    assert pull_and_verify(client, repo, "v1") == digest
+
+    # A blob no locked image uses may still be unlinked.
+    loose = push_blob(client, repo, b"not in any manifest")
+    assert client.delete(f"/v2/{repo}/blobs/{loose}").status_code == 202
+    assert client.head(f"/v2/{repo}/blobs/{loose}").status_code == 404
+    # Unlocked, the layer link goes (as Distribution allows).
+    update(airlock, "--image", f"{repo}:v1", delete_enabled="true")
+    assert client.delete(f"/v2/{repo}/blobs/{layer}").status_code == 202
+
+
+def test_child_manifest_of_a_locked_index_cannot_be_deleted(
+    airlock: Airlock, client: httpx.Client, repo: str
+) -> None:
+    blobs = push_base_blobs(client, repo)
+    children = []
+    for note in ("amd64", "arm64"):
+        body = blobs.manifest(note=note)
+        answer = push_manifest(client, repo, sha256_digest(body), body)
+        assert answer.status_code == 201, answer.text
+        children.append((sha256_digest(body), len(body)))
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_INDEX,
+            "manifests": [
+                {"mediaType": MEDIA_MANIFEST, "digest": d, "size": n} for d, n in children
+            ],
+        }
+    ).encode()
+    answer = push_manifest(client, repo, "multi", index, MEDIA_INDEX)
+    assert answer.status_code == 201, answer.text
+    index_digest = answer.headers["docker-content-digest"]
+    update(airlock, "--image", f"{repo}@{index_digest}", delete_enabled="false")
+
+    child = children[1][0]
+    assert_denied(
+        client.delete(f"/v2/{repo}/manifests/{child}"),
+        f"manifest {repo}@{child}, a child of index {repo}@{index_digest}",
+        f"--image {repo}@{index_digest} --delete-enabled true",
+    )
+    accept = {"accept": MEDIA_MANIFEST}
+    assert client.get(f"/v2/{repo}/manifests/{child}", headers=accept).status_code == 200
+    assert pull_and_verify(client, repo, child) == child
+    refused = airlock.cli(
+        "acr", "repository", "delete", "-n", REGISTRY_NAME, "--image", f"{repo}@{child}",
+        "--yes", check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "a child of index" in refused.stderr
+    assert client.get(f"/v2/{repo}/manifests/{child}", headers=accept).status_code == 200
+
+
+def test_tags_of_a_put_by_digest_respect_write_locks(
+    airlock: Airlock, client: httpx.Client, repo: str
+) -> None:
+    blobs = push_base_blobs(client, repo)
+    old = pushed(client, repo, "stable", blobs, "one")
+    update(airlock, "--image", f"{repo}:stable", write_enabled="false")
+    body = blobs.manifest(note="two")
+    digest = sha256_digest(body)
+    answer = client.put(
+        f"/v2/{repo}/manifests/{digest}",
+        params=[("tag", "fresh"), ("tag", "stable")],
+        content=body,
+        headers={"content-type": MEDIA_MANIFEST},
+    )
+    assert_denied(answer, f"tag {repo}:stable is locked (writeEnabled: false)")
+    # All or nothing: neither the manifest nor the other tag arrived.
+    assert client.get(f"/v2/{repo}/tags/list").json()["tags"] == ["stable"]
+    assert client.head(f"/v2/{repo}/manifests/{digest}").status_code == 404
+    assert client.head(f"/v2/{repo}/manifests/stable").headers["docker-content-digest"] == old
+
+    answer = client.put(
+        f"/v2/{repo}/manifests/{digest}",
+        params=[("tag", "fresh")],
+        content=body,
+        headers={"content-type": MEDIA_MANIFEST},
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.headers.get_list("oci-tag") == ["fresh"]
+
+
 def test_read_locked_manifest(airlock: Airlock, client: httpx.Client, repo: str) -> None:
     blobs = push_base_blobs(client, repo)
     digest = pushed(client, repo, "v1", blobs, "one")
@@ -145,7 +250,8 @@ def test_rest_api_checks_input_and_changes_nothing(
 ) -> None:
     blobs = push_base_blobs(client, repo)
     pushed(client, repo, "v1", blobs, "one")
-    with httpx.Client(base_url=airlock.api_url, timeout=30) as api:
+    owner = {"Authorization": f"Bearer {airlock.owner_token}"}
+    with httpx.Client(base_url=airlock.api_url, timeout=30, headers=owner) as api:
         check_rest_input(api, repo)
 
 

@@ -95,7 +95,23 @@ class Airlock(ServerProcess):
         env = dict(os.environ)
         env["AIRLOCK_HOME"] = str(self.home)
         env["AIRLOCK_URL"] = self.api_url
+        # Sign-ins stored by 'airlock login' stay with this server's test, not the machine.
+        env["AIRLOCK_CONFIG_DIR"] = str(self.home / "cli-config")
         return env
+
+    @property
+    def owner_token(self) -> str:
+        """The owner's session, as the server wrote it for the CLI of its Unix user."""
+        document = json.loads((self.home / "owner-credentials.json").read_text())
+        return str(document["token"])
+
+    def _headers(self, token: str | None) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if token is None:
+            token = self.owner_token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the ``airlock`` CLI against this server."""
@@ -116,7 +132,7 @@ class Airlock(ServerProcess):
         req = urllib.request.Request(
             f"{self.api_url}/api/registries",
             data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+            headers=self._headers(None),
             method="POST",
         )
         with urllib.request.urlopen(req, timeout=30) as resp:
@@ -128,18 +144,22 @@ class Airlock(ServerProcess):
 
     def admin_credentials(self, name: str) -> tuple[str, str]:
         """The admin user of registry ``name``: (username, first password)."""
-        with urllib.request.urlopen(
-            f"{self.api_url}/api/registries/{name}/credentials", timeout=30
-        ) as resp:
+        req = urllib.request.Request(
+            f"{self.api_url}/api/registries/{name}/credentials", headers=self._headers(None)
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
             credentials = json.loads(resp.read())
         return str(credentials["username"]), str(credentials["passwords"][0]["value"])
 
-    def api(self, method: str, path: str, body: object = None) -> tuple[int, object]:
-        """One REST API call: (status, decoded JSON body or None); errors are returned."""
+    def api(
+        self, method: str, path: str, body: object = None, token: str | None = None
+    ) -> tuple[int, object]:
+        """One REST API call: (status, decoded JSON body or None); errors are returned.
+        Made as the owner unless ``token`` names another session ("" sends none)."""
         req = urllib.request.Request(
             f"{self.api_url}{path}",
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+            headers=self._headers(token),
             method=method,
         )
         try:

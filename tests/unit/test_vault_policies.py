@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from airlock.auth.roles import BUILTIN_ROLES
 from airlock.errors import InvalidArgumentError
 from airlock.identity.groups import check_group_name, group_id
 from airlock.identity.principals import check_identity_name
-from airlock.identity.roles import BUILTIN_ROLES, check_role
+from airlock.identity.roles import check_role
 from airlock.vault.policies import AccessPolicy, check_permissions
 
 
@@ -42,7 +43,7 @@ def test_roles_are_case_insensitive_builtins() -> None:
     with pytest.raises(InvalidArgumentError) as caught:
         check_role("Writer")
     for role in BUILTIN_ROLES:
-        assert role in caught.value.message
+        assert role.name in caught.value.message
 
 
 def test_group_names_and_ids() -> None:

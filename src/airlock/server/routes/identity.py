@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from airlock.auth import roles
 from airlock.errors import InvalidArgumentError
-from airlock.identity.principals import check_identity_name
+from airlock.identity.groups import check_group_name
 from airlock.server.authz import (
     Gate,
     GuardedRoute,
@@ -50,9 +50,10 @@ def _identity_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
     async def create(request: Request) -> Response:
         body = await json_body(request)
-        check_identity_name(_text(body, "name", required=True) or "")
-        group = services.identities.groups.ensure(_text(body, "resourceGroup", required=True) or "")
-        record = principals.create(_text(body, "name", required=True) or "", group.name)
+        group = _text(body, "resourceGroup", required=True) or ""
+        check_group_name(group)
+        record = principals.create(_text(body, "name", required=True) or "", group)
+        services.identities.groups.ensure(group)
         return JSONResponse(record.to_json(), status_code=201)
 
     async def list_all(request: Request) -> Response:

@@ -8,8 +8,8 @@ from starlette.responses import JSONResponse, Response
 from airlock import __version__
 from airlock.auth import roles
 from airlock.errors import InvalidArgumentError
+from airlock.identity.groups import check_group_name
 from airlock.registry.events import list_events
-from airlock.registry.registries import check_registry_name
 from airlock.server.authz import PUBLIC, Gate, GuardedRoute, Rule, group_in_body, registry_scope
 from airlock.server.listeners import RegistryListeners
 from airlock.server.routes.common import flag, integer, json_body, required
@@ -34,15 +34,17 @@ def routes(services: Services, gate: Gate, listeners: RegistryListeners) -> list
         port = body.get("port")
         if port is not None and not isinstance(port, int):
             raise InvalidArgumentError("'port' must be an integer")
-        check_registry_name(name)  # before the group is recorded: bad input changes nothing
-        group = services.identities.groups.ensure(str(body.get("resourceGroup") or "default"))
+        group = str(body.get("resourceGroup") or "default")
+        check_group_name(group)
         record = await listeners.create(
             name=name,
             port=port,
-            resource_group=group.name,
+            resource_group=group,
             location=str(body.get("location") or "local"),
             sku=str(body.get("sku") or "Standard"),
         )
+        # Recorded once the registry exists, so that bad input leaves no group behind.
+        services.identities.groups.ensure(record.resource_group)
         return JSONResponse(record.to_json(), status_code=201)
 
     async def list_registries(request: Request) -> Response:

@@ -13,10 +13,10 @@ from starlette.responses import JSONResponse, Response
 
 from airlock.auth import roles
 from airlock.errors import InvalidArgumentError
+from airlock.identity.groups import check_group_name
 from airlock.server.authz import Gate, GuardedRoute, Rule, group_in_body, vault_scope
 from airlock.server.routes.common import json_body
 from airlock.server.services import Services
-from airlock.vault.references import check_vault_name
 
 _VAULTS = "Microsoft.KeyVault/vaults"
 _SECRETS = "Microsoft.KeyVault/vaults/secrets"
@@ -38,13 +38,14 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
     async def create_vault(request: Request) -> Response:
         body = await json_body(request)
-        check_vault_name(_text(body, "name", required=True) or "")
-        group = services.identities.groups.ensure(_text(body, "resourceGroup") or "default")
+        group = _text(body, "resourceGroup") or "default"
+        check_group_name(group)
         record = kv.vaults.create(
             name=_text(body, "name", required=True) or "",
-            resource_group=group.name,
+            resource_group=group,
             location=_text(body, "location") or "local",
         )
+        services.identities.groups.ensure(record.resource_group)
         caller = request.state.caller
         scope = roles.vault_scope(record.resource_group, record.name)
         if not gate.allowed(caller, f"{_SECRETS}/setSecret/action", scope, data=True):
