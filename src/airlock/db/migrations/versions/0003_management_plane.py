@@ -53,6 +53,9 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("stamp", sa.String(length=36), server_default="", nullable=False)
         )
+        batch.add_column(
+            sa.Column("display_name", sa.String(length=128), server_default="", nullable=False)
+        )
 
     op.create_table(
         "principal_credentials",
@@ -115,6 +118,7 @@ def downgrade() -> None:
     op.drop_index("ix_principal_credentials_principal", table_name="principal_credentials")
     op.drop_table("principal_credentials")
     with op.batch_alter_table("principals") as batch:
+        batch.drop_column("display_name")
         batch.drop_column("stamp")
     with op.batch_alter_table("tokens") as batch:
         batch.drop_constraint("uq_tokens_uid", type_="unique")
