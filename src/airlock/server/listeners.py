@@ -96,6 +96,8 @@ class RegistryListeners:
 
     async def delete(self, name: str) -> RegistryRecord:
         record = self.services.registries.get(name)
+        # Refused before the listener goes, so a locked registry keeps serving.
+        self.services.registries.check_removable(name)
         listener = self._listeners.pop(record.id, None)
         if listener is not None:
             await self.http.remove_listener(listener)

@@ -62,7 +62,8 @@ def _days(body: dict[str, Any]) -> int | None:
 
 def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     return [
-        *_session_routes(services, gate, SignInThrottle()),
+        # One throttle for both planes: guesses against a registry and against the API add up.
+        *_session_routes(services, gate, services.auth.throttle),
         *_user_routes(services, gate),
         *_sp_routes(services, gate),
         *_activity_routes(services, gate),

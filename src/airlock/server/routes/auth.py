@@ -11,11 +11,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from airlock.auth.access import Realm
-from airlock.auth.identities import token_subject
 from airlock.auth.issuer import REFRESH_USERNAME, AuthenticationError
+from airlock.auth.throttle import ThrottledError
 from airlock.auth.webtokens import IssuedToken
-from airlock.errors import AirlockError, ForbiddenError, InvalidArgumentError
+from airlock.errors import (
+    AirlockError,
+    ForbiddenError,
+    InvalidArgumentError,
+    TooManyRequestsError,
+)
 from airlock.registry.registries import RegistryRecord
 from airlock.server.authz import SIGNED_IN, Gate, GuardedRoute, Rule, registry_scope
 from airlock.server.routes.common import json_body
@@ -58,10 +62,6 @@ def _only(body: dict[str, Any], *allowed: str) -> None:
         )
 
 
-def _realm(record: RegistryRecord) -> Realm:
-    return Realm(record.id, record.name, record.login_server)
-
-
 def _id(record: RegistryRecord) -> str:
     return str(record.to_json()["id"])
 
@@ -90,7 +90,6 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         record = services.registries.update(
             request.path_params["name"], anonymous_pull_enabled=anonymous, admin_user_enabled=admin
         )
-        auth.access.forget(record.name)
         return JSONResponse(record.to_json())
 
     async def show_credentials(request: Request) -> Response:
@@ -138,7 +137,6 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
                 remove=body.get("removeActions"),
                 description=_str(body, "description"),
             )
-            auth.access.forget(record.name)
         else:
             found = auth.scope_maps.get(record.id, name)
         return JSONResponse(found.to_json(_id(record)))
@@ -170,7 +168,6 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         name = request.path_params["token"]
         if request.method == "DELETE":
             auth.tokens.delete(record.id, name)
-            auth.access.forget(record.name, token_subject(name))
             return Response(status_code=204)
         if request.method == "PATCH":
             body = await json_body(request)
@@ -178,7 +175,6 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             found = auth.tokens.update(
                 record.id, name, scope_map=_str(body, "scopeMap"), status=_str(body, "status")
             )
-            auth.access.forget(record.name, token_subject(name))
         else:
             found = auth.tokens.get(record.id, name)
         return JSONResponse(found.to_json(_id(record)))
@@ -202,7 +198,7 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         body = await json_body(request)
         _only(body, "username", "password")
         username, password = _str(body, "username"), _str(body, "password")
-        realm = _realm(record)
+        realm = auth.realm(record.id, record.name, record.login_server)
         if username is None:
             # As 'az acr login': the signed-in principal's own rights, from its roles.
             try:
@@ -212,8 +208,11 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             except AuthenticationError as exc:
                 raise ForbiddenError(str(exc), "NoRoleOnRegistry") from None
             return _login_answer(record, issued)
+        source = request.client.host if request.client else ""
         try:
-            identity = await auth.token_service.authenticate(realm, username, password or "")
+            identity = await auth.token_service.sign_in(realm, username, password or "", source)
+        except ThrottledError as exc:
+            raise TooManyRequestsError(exc.message, exc.retry_after) from None
         except AuthenticationError as exc:
             raise LoginRefusedError(str(exc)) from None
         return _login_answer(record, auth.token_service.issue_refresh(realm, identity))
