@@ -76,8 +76,9 @@ def test_bad_jmespath_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
 @pytest.mark.parametrize(
     ("port", "reason"),
     [
-        ("0", "a port is between 1 and 65535, not '0'"),
-        ("65536", "a port is between 1 and 65535, not '65536'"),
+        ("0", "a login server needs an unprivileged port, 1024 to 65535, not '0'"),
+        ("22", "a login server needs an unprivileged port, 1024 to 65535, not '22'"),
+        ("65536", "a login server needs an unprivileged port, 1024 to 65535, not '65536'"),
         ("http", "not an integer: 'http'"),
     ],
 )

@@ -24,7 +24,8 @@ import pytest
 from airlock.cli.main import main
 
 REGISTRY: dict[str, Any] = {
-    "id": "/subscriptions/local/resourceGroups/demo/providers/Microsoft.ContainerRegistry/registries/myregistry",
+    "id": "/subscriptions/local/resourceGroups/demo/providers/Microsoft.ContainerRegistry"
+    "/registries/myregistry",
     "name": "myregistry",
     "loginServer": "127.0.0.1:5001",
     "port": 5001,

@@ -12,7 +12,8 @@ from airlock.cli.output import render
 from airlock.cli.repository import tags_table
 
 REGISTRY: dict[str, Any] = {
-    "id": "/subscriptions/local/resourceGroups/demo/providers/Microsoft.ContainerRegistry/registries/myregistry",
+    "id": "/subscriptions/local/resourceGroups/demo/providers/Microsoft.ContainerRegistry"
+    "/registries/myregistry",
     "name": "myregistry",
     "loginServer": "127.0.0.1:5001",
     "port": 5001,

@@ -137,8 +137,10 @@ def positive_int(value: str) -> int:
 
 def port_number(value: str) -> int:
     number = _int(value)
-    if not 1 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is between 1 and 65535, not {value!r}")
+    if not 1024 <= number <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"a login server needs an unprivileged port, 1024 to 65535, not {value!r}"
+        )
     return number
 
 

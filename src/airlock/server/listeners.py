@@ -21,6 +21,8 @@ HOST = "127.0.0.1"
 # like the familiar 127.0.0.1:5001.
 FIRST_PORT = 5001
 LAST_PORT = 5999
+# Ports below this need privileges and belong to system services (22, 80 ...).
+FIRST_FREE = 1024
 
 
 class RegistryListeners:
@@ -64,8 +66,13 @@ class RegistryListeners:
     ) -> RegistryRecord:
         check_registry_name(name)
         sku = check_sku(sku)
-        if port is not None and not 1 <= port <= 65535:
-            raise InvalidArgumentError(f"port {port} is out of range 1-65535")
+        if port is not None and (isinstance(port, bool) or not FIRST_FREE <= port <= 65535):
+            raise InvalidArgumentError(
+                f"port {port!r} is not allowed: a login server needs an unprivileged port, "
+                f"a whole number from {FIRST_FREE} to 65535 (or none, to get one from "
+                f"{FIRST_PORT} up)",
+                "InvalidPort",
+            )
         catalog = self.services.registries
         catalog.check_available(name, port)
         taken = catalog.ports_in_use()

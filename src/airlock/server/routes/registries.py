@@ -32,8 +32,8 @@ def routes(services: Services, gate: Gate, listeners: RegistryListeners) -> list
         if not isinstance(name, str):
             raise InvalidArgumentError("'name' is required")
         port = body.get("port")
-        if port is not None and not isinstance(port, int):
-            raise InvalidArgumentError("'port' must be an integer")
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
+            raise InvalidArgumentError("'port' must be a whole number from 1024 to 65535")
         group = str(body.get("resourceGroup") or "default")
         check_group_name(group)
         record = await listeners.create(
