@@ -185,7 +185,8 @@ def start_airlock(
     env = dict(os.environ)
     env["AIRLOCK_HOME"] = str(home)
     env.update(extra_env or {})
-    with log_path.open("wb") as log:
+    # Kept in the state folder, as private as the server's own files.
+    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as log:
         proc = subprocess.Popen(
             [*airlock_executable(), "server", "--port", str(port)],
             env=env,
