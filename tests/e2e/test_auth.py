@@ -4,20 +4,15 @@ with tokens, pushes and pulls, and the refusals a token's scope map calls for.""
 from __future__ import annotations
 
 import json
-import secrets
-import sqlite3
 import subprocess
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from airlock.auth import roles
-from airlock.auth.passwords import hash_password
 from tests.e2e.helpers import run_tool
 from tests.support.images import OciImage, push_layout
-from tests.support.servers import Airlock, airlock_executable
+from tests.support.servers import Airlock, airlock_executable, free_port
 
 pytestmark = pytest.mark.podman
 
@@ -166,46 +161,46 @@ def test_repository_token_cannot_read_another_repository(
     assert "denied" in refused.stderr, refused.stderr
 
 
-def add_service_principal(airlock: Airlock, role: str) -> tuple[str, str]:
-    """A service principal (appId, client secret) with ``role`` on the session registry,
-    written as rows in one transaction that moves the identity epoch, as the stores do."""
-    principal_id, app_id, secret = str(uuid.uuid4()), str(uuid.uuid4()), secrets.token_urlsafe(30)
-    db = sqlite3.connect(airlock.home / "airlock.db", timeout=30)
-    try:
-        with db:
-            [(group,)] = db.execute(
-                "SELECT resource_group FROM registries WHERE name = ?", (REGISTRY,)
-            ).fetchall()
-            db.execute(
-                "INSERT INTO principals (principal_id, client_id, name, resource_group, kind,"
-                " created_at, stamp) VALUES (?, ?, ?, '', 'sp', '2026-01-01T00:00:00', ?)",
-                (principal_id, app_id, f"e2e-sp-{principal_id[:8]}", str(uuid.uuid4())),
-            )
-            db.execute(
-                "INSERT INTO principal_credentials (key_id, principal_id, hash, created_at)"
-                " VALUES (?, ?, ?, '2026-01-01T00:00:00')",
-                (str(uuid.uuid4()), principal_id, hash_password(secret)),
-            )
-            db.execute(
-                "INSERT INTO role_assignments (id, assignee, role, scope, created_at)"
-                " VALUES (?, ?, ?, ?, '2026-01-01T00:00:00')",
-                (str(uuid.uuid4()), principal_id, role, roles.registry_scope(group, REGISTRY)),
-            )
-            db.execute("UPDATE auth_epochs SET value = value + 1 WHERE name = 'identities'")
-    finally:
-        db.close()
-    return app_id, secret
-
-
-def test_service_principal_with_acr_pull_logs_in_pulls_and_cannot_push(
+def test_service_principal_with_acr_pull(
     airlock: Airlock, host: str, busybox_image: OciImage, tool_env: dict[str, str]
 ) -> None:
+    """As ACR allows: a service principal with AcrPull on one registry logs podman in with its
+    appId and secret, pulls, cannot push, cannot pull from another registry, and can do
+    nothing at once after 'ad sp delete'."""
     admin = ":".join(airlock.admin_credentials(REGISTRY))
     push_layout(busybox_image, f"{host}/authsp:v1", env=tool_env, creds=admin)
-    app_id, secret = add_service_principal(airlock, "AcrPull")
+    other = airlock.create_registry("e2eotherreg", port=free_port()).removeprefix("http://")
+    push_layout(
+        busybox_image,
+        f"{other}/authsp:v1",
+        env=tool_env,
+        creds=":".join(airlock.admin_credentials("e2eotherreg")),
+    )
+    scope = airlock.cli("acr", "show", "-n", REGISTRY, "--query", "id", "-o", "tsv").stdout.strip()
+    made = json.loads(
+        airlock.cli(
+            "ad", "sp", "create-for-rbac", "--name", "e2e-puller", "--role", "AcrPull",
+            "--scopes", scope, "--only-show-errors",
+        ).stdout
+    )  # fmt: skip
+    app_id, secret = made["appId"], made["password"]
+
     login("podman", host, app_id, secret, tool_env)
     run_tool("podman", "pull", "--tls-verify=false", f"{host}/authsp:v1", env=tool_env)
     run_tool("podman", "tag", f"{host}/authsp:v1", f"{host}/authsp:pushed", env=tool_env)
     pushed = attempt("podman", "push", "--tls-verify=false", f"{host}/authsp:pushed", env=tool_env)
     assert pushed.returncode != 0
-    assert "denied" in pushed.stderr, pushed.stderr
+    assert "denied" in pushed.stderr.lower(), pushed.stderr
+    elsewhere = attempt(
+        "podman", "login", "--tls-verify=false", "-u", app_id, "-p", secret, other, env=tool_env
+    )
+    assert elsewhere.returncode != 0, "no role on the other registry: no login there"
+    run_tool("podman", "rmi", f"{host}/authsp:v1", f"{host}/authsp:pushed", env=tool_env)
+
+    airlock.cli("ad", "sp", "delete", "--id", app_id)
+    gone = attempt("podman", "pull", "--tls-verify=false", f"{host}/authsp:v1", env=tool_env)
+    assert gone.returncode != 0, "the stored login must stop working at once"
+    again = attempt(
+        "podman", "login", "--tls-verify=false", "-u", app_id, "-p", secret, host, env=tool_env
+    )
+    assert again.returncode != 0

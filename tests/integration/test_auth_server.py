@@ -747,7 +747,7 @@ def add_service_principal(server: Airlock, role: str, scope: str) -> tuple[str, 
     secret = secrets.token_urlsafe(30)
     server.sql(
         "INSERT INTO principals (principal_id, client_id, name, resource_group, kind,"
-        " created_at, stamp) VALUES (?, ?, ?, '', 'sp', '2026-01-01T00:00:00', ?)",
+        " created_at, stamp) VALUES (?, ?, ?, '', 'service-principal', '2026-01-01T00:00:00', ?)",
         (principal_id, app_id, f"sp-{principal_id[:8]}", str(uuid.uuid4())),
     )
     server.sql(

@@ -33,7 +33,8 @@ ANONYMOUS = "anonymous"
 TOKEN = "token:"
 PRINCIPAL = "principal:"
 # Principals of this kind sign in to registries with their appId and a client secret.
-SERVICE_PRINCIPAL_KIND = "sp"
+# principals.kind of service principals (airlock.identity.accounts creates them).
+SERVICE_PRINCIPAL_KIND = "service-principal"
 
 
 def token_subject(name: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection, Row
 
 from airlock.common.clock import now_iso
+from airlock.auth.identities import SERVICE_PRINCIPAL_KIND
 from airlock.db import epochs
 from airlock.db.schema import principals, role_assignments, vault_policies
 from airlock.errors import ConflictError, InvalidArgumentError, NotFoundError
@@ -26,7 +27,7 @@ USER_ASSIGNED = "user"
 # Principals that sign in (airlock.identity.accounts).
 OWNER = "owner"
 DIRECTORY_USER = "directory-user"
-SERVICE_PRINCIPAL = "service-principal"
+SERVICE_PRINCIPAL = SERVICE_PRINCIPAL_KIND
 # System-assigned kinds are stored as "system/<owner kind>", e.g. "system/task".
 SYSTEM_PREFIX = "system/"
 # Azure's rule for user-assigned identity names.
