@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.e2e.conftest import REGISTRY_NAME
 from tests.e2e.helpers import (
     absolute,
     blob_file,
@@ -18,7 +19,8 @@ from tests.e2e.helpers import (
     upload_file,
 )
 from tests.support.images import OciImage
-from tests.support.registry_auth import RegistryTokenAuth
+from tests.support.registry_auth import RegistryTokenAuth, parse_challenge
+from tests.support.servers import Airlock
 
 
 def patch_chunk(client: httpx.Client, location: str, data: bytes, start: int) -> httpx.Response:
@@ -185,3 +187,32 @@ def test_mount_from_a_repository_without_the_blob_opens_an_upload(
     cancel = client.delete(absolute(client, answer.headers["location"]))
     assert cancel.status_code == 204
     assert not upload_file(storage_root, answer.headers["location"]).exists()
+
+
+def test_mount_challenge_names_the_source_repository(
+    airlock: Airlock, registry_url: str, client: httpx.Client, busybox_image: OciImage
+) -> None:
+    source, target = repo_name("challenge-from"), repo_name("challenge-to")
+    push_image(client, source, busybox_image, "v1")
+    layer = busybox_image.layer_digests[0]
+    params = {"mount": layer, "from": source}
+    with httpx.Client(base_url=registry_url, timeout=30) as anonymous:
+        answer = anonymous.post(f"/v2/{target}/blobs/uploads/", params=params)
+        plain = anonymous.post(f"/v2/{target}/blobs/uploads/")
+    assert answer.status_code == 401, answer.text
+    challenge = parse_challenge(answer.headers["www-authenticate"])
+    assert challenge is not None
+    assert challenge["scope"] == f"repository:{target}:pull,push repository:{source}:pull"
+    # Without a mount the challenge names the target only.
+    plain_challenge = parse_challenge(plain.headers["www-authenticate"])
+    assert plain_challenge is not None
+    assert plain_challenge["scope"] == f"repository:{target}:pull,push"
+
+    # A client that only follows the challenge gets a token that lets the mount happen.
+    follower = RegistryTokenAuth(*airlock.admin_credentials(REGISTRY_NAME))
+    with httpx.Client(base_url=registry_url, timeout=30, auth=follower) as fresh:
+        mounted = fresh.post(f"/v2/{target}/blobs/uploads/", params=params)
+    assert mounted.status_code == 201, mounted.text
+    assert mounted.headers["docker-content-digest"] == layer
+    assert follower.token_requests == 1
+    assert client.head(f"/v2/{target}/blobs/{layer}").status_code == 200

@@ -273,3 +273,120 @@ def test_unknown_repository_is_not_found(services: Services, registry: RegistryR
         services.repositories.update(registry, "nope", None, {"writeEnabled": False})
     with pytest.raises(InvalidArgumentError):
         services.repositories.show(registry, "Bad Name", None)
+
+
+def index_of(*children: Manifest) -> Manifest:
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mediatypes.OCI_INDEX,
+        "manifests": [
+            {"mediaType": c.media_type, "digest": str(c.digest), "size": len(c.raw)}
+            for c in children
+        ],
+    }
+    return parse_manifest(json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize("locked", ["tag", "manifest", "repository"])
+def test_blob_link_of_a_delete_locked_image_stays(
+    services: Services, registry: RegistryRecord, scope: Scope, content: ContentStore, locked: str
+) -> None:
+    v1, v2 = image(content, scope, "one"), image(content, scope, "two")
+    content.put_manifest(scope, v1, "v1")
+    content.put_manifest(scope, v2, "v2")
+    reference = {"tag": "v1", "manifest": str(v1.digest), "repository": None}[locked]
+    lock(services, registry, reference, deleteEnabled=False)
+    layer = str(Digest.of(b"one"))
+
+    with pytest.raises(RegistryError) as caught:
+        content.unlink_blob(scope, layer)
+    assert caught.value.code == "DENIED" and caught.value.status == 403
+    assert "--delete-enabled true" in caught.value.message
+    if locked != "repository":
+        assert f"blob {layer} is used by manifest {REPO}@{v1.digest}" in caught.value.message
+    assert content.blob_size(scope, layer) == 3
+    if locked != "repository":
+        # Blobs only an unlocked image uses may still go.
+        assert content.unlink_blob(scope, str(Digest.of(b"two")))
+        assert content.blob_size(scope, str(Digest.of(b"two"))) is None
+
+
+def test_children_of_a_delete_locked_index_stay(
+    services: Services, registry: RegistryRecord, scope: Scope, content: ContentStore
+) -> None:
+    amd, arm, loose = (image(content, scope, n) for n in ("amd", "arm", "loose"))
+    for child in (amd, arm, loose):
+        content.put_manifest(scope, child, None)
+    index = index_of(amd, arm)
+    content.put_manifest(scope, index, "multi")
+    lock(services, registry, "multi", deleteEnabled=False)
+
+    with pytest.raises(RegistryError) as caught:
+        content.delete_manifest(scope, str(arm.digest))
+    message = caught.value.message
+    assert caught.value.code == "DENIED"
+    assert f"manifest {REPO}@{arm.digest}, a child of index {REPO}@{index.digest}" in message
+    assert f"tag {REPO}:multi is locked (deleteEnabled: false)" in message
+    assert f"--image {REPO}:multi --delete-enabled true" in message
+    with pytest.raises(LockedError, match="a child of index"):
+        services.repositories.delete_image(registry, REPO, str(amd.digest))
+    # A child's layer is protected as the child is.
+    with pytest.raises(RegistryError, match=f"used by manifest {REPO}@{arm.digest}"):
+        content.unlink_blob(scope, str(Digest.of(b"arm")))
+    assert content.get_manifest(scope, str(arm.digest)) is not None
+    assert content.get_manifest(scope, str(amd.digest)) is not None
+    assert content.delete_manifest(scope, str(loose.digest))  # not in the index
+
+    lock(services, registry, "multi", deleteEnabled=True)
+    assert content.delete_manifest(scope, str(arm.digest))
+
+
+def test_one_put_sets_all_its_tags_or_none(
+    services: Services, registry: RegistryRecord, scope: Scope, content: ContentStore
+) -> None:
+    v1, v2 = image(content, scope, "one"), image(content, scope, "two")
+    content.put_manifest(scope, v1, "stable")
+    lock(services, registry, "stable", writeEnabled=False)
+    with pytest.raises(RegistryError) as caught:
+        content.put_manifest(scope, v2, None, tags=["new", "stable"])
+    denied(caught, "tag team/app:stable", "write")
+    assert content.list_tags(scope, None, None) == ["stable"]
+    assert content.get_manifest(scope, str(v2.digest)) is None
+
+    assert content.put_manifest(scope, v2, None, tags=["a", "b", "a"]) == ["a", "b"]
+    assert content.list_tags(scope, None, None) == ["a", "b", "stable"]
+    # Identical again: still every tag, and the write-locked tag is fine where it points.
+    assert content.put_manifest(scope, v1, None, tags=["stable"]) == ["stable"]
+
+
+def test_registry_with_delete_locked_content_is_not_removed(
+    services: Services, registry: RegistryRecord, scope: Scope, content: ContentStore
+) -> None:
+    catalog = services.registries
+    v1 = image(content, scope, "one")
+    content.put_manifest(scope, v1, "v1")
+    # Locks on what does not exist (a lock outlives what it names) hold nothing.
+    content.locks.update(registry.id, REPO, "ghost", {"deleteEnabled": False})
+    content.locks.update(registry.id, "team/none", "", {"deleteEnabled": False})
+    catalog.check_removable(registry.name)
+    lock(services, registry, "v1", deleteEnabled=False)
+
+    for check in (catalog.check_removable, catalog.remove):
+        with pytest.raises(LockedError) as caught:
+            check(registry.name)
+        message = caught.value.message
+        assert f"registry {registry.name!r} cannot be deleted" in message
+        assert f"tag {REPO}:v1 is locked (deleteEnabled: false)" in message
+        assert (
+            f"airlock acr repository update --name {registry.name} --image {REPO}:v1 "
+            "--delete-enabled true" in message
+        )
+    assert catalog.get(registry.name).id == registry.id
+    assert content.list_tags(scope, None, None) == ["v1"]
+    assert content.blob_size(scope, str(Digest.of(b"one"))) == 3
+
+    lock(services, registry, "v1", deleteEnabled=True)
+    catalog.check_removable(registry.name)
+    catalog.remove(registry.name)
+    with pytest.raises(NotFoundError):
+        catalog.get(registry.name)

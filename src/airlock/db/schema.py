@@ -129,6 +129,11 @@ uploads = Table(
         nullable=False,
     ),
     Column("started_at", String(40), nullable=False),
+    # The grant subject that opened it through /v2/ (``admin``, ``token:<name>``, ...), for
+    # the per-identity cap on open uploads; NULL for the server's own (imports).
+    Column("owner", String(255), nullable=True),
+    Index("ix_uploads_repository_owner", "repository_id", "owner"),
+    Index("ix_uploads_owner", "owner"),
 )
 
 events = Table(

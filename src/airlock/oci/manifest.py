@@ -6,10 +6,10 @@ from a re-serialisation.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from airlock.common.jsonio import JSONLimitError, loads_bounded
 from airlock.oci import mediatypes
 from airlock.oci.digest import Digest
 from airlock.oci.errors import InvalidDigestError, InvalidManifestError, UnsupportedDigestError
@@ -82,14 +82,19 @@ def parse_manifest(
 ) -> Manifest:
     """Parse and validate ``raw`` as a manifest of ``content_type`` (or its own mediaType)."""
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # Bounded: a client's manifest must not exhaust the recursion limit (a 500) nor carry
+        # lone surrogates that cannot be stored or re-encoded.
+        doc = loads_bounded(raw)
+    except JSONLimitError as exc:
+        raise InvalidManifestError(f"manifest refused: {exc}") from None
+    except ValueError as exc:  # malformed JSON or bad UTF-8
         raise InvalidManifestError(f"manifest is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise InvalidManifestError("manifest must be a JSON object")
     if doc.get("schemaVersion") != 2:
         raise InvalidManifestError("manifest schemaVersion must be 2")
     media_type = _media_type(doc, content_type)
+    _check_unambiguous(doc, media_type)
     digest = Digest.of(raw, digest_algorithm)
     subject = _descriptor(doc["subject"], "subject") if "subject" in doc else None
     artifact_type = _optional_str(doc, "artifactType")
@@ -122,6 +127,28 @@ def parse_manifest(
         artifact_type=artifact_type,
         annotations=annotations,
     )
+
+
+def _check_unambiguous(doc: dict[str, Any], media_type: str) -> None:
+    """Refuse a document that reads as both an image manifest and an index (CVE-2021-41190):
+    two clients could otherwise resolve one digest to different content."""
+    if "layers" in doc and "manifests" in doc:
+        raise InvalidManifestError(
+            "ambiguous manifest: it has both 'layers' and 'manifests' (CVE-2021-41190); "
+            "an image manifest has 'config' and 'layers', an index has 'manifests'"
+        )
+    if media_type in mediatypes.INDEXES:
+        stray = [key for key in ("config", "layers") if key in doc]
+        if stray:
+            raise InvalidManifestError(
+                f"ambiguous manifest: index ({media_type}) has image manifest field(s) "
+                f"{', '.join(repr(k) for k in stray)} (CVE-2021-41190); remove them"
+            )
+    elif "manifests" in doc:
+        raise InvalidManifestError(
+            f"ambiguous manifest: image manifest ({media_type}) has the index field "
+            "'manifests' (CVE-2021-41190); remove it or push it as an index"
+        )
 
 
 def _media_type(doc: dict[str, Any], content_type: str | None) -> str:

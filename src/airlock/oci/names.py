@@ -33,5 +33,9 @@ def check_tag(tag: str) -> str:
     return tag
 
 
+def is_valid_name(name: str) -> bool:
+    return bool(name) and len(name) <= MAX_NAME_LENGTH and bool(_NAME_RE.match(name))
+
+
 def is_valid_tag(tag: str) -> bool:
     return bool(_TAG_RE.match(tag))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -23,9 +24,10 @@ from airlock.registry.errors import RegistryError
 from airlock.registry.locks import (
     DELETE,
     WRITE,
+    Lock,
     LockStore,
     RepositoryLocks,
-    delete_kept,
+    delete_protected,
     write_denial,
 )
 
@@ -75,6 +77,28 @@ class RepositoryDeletion:
 
 
 @dataclass(frozen=True, slots=True)
+class Kept:
+    """Why a delete must leave a manifest in place: the lock, and the protected index that
+    lists the manifest when it is kept as that index's child (None: its own or a tag's)."""
+
+    lock: Lock
+    index: str | None = None
+
+    def refusal(self, repository: str, what: str) -> RegistryError:
+        """The DENIED error for deleting ``what`` (a phrase naming the target)."""
+        via = f", a child of index {repository}@{self.index}" if self.index else ""
+        return RegistryError(
+            "DENIED",
+            f"{what}{via}, which a delete lock keeps: {self.lock.message()}",
+            {
+                "repository": repository,
+                "reference": self.lock.reference,
+                "attribute": self.lock.attribute,
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class RepositorySummary:
     created: str
     updated: str
@@ -92,6 +116,14 @@ _MANIFEST_BY_TAG = (
     "SELECT m.digest, m.media_type, m.content FROM tags t"
     " JOIN manifests m ON m.digest = t.digest"
     " WHERE t.repository_id = ? AND t.name = ?"
+)
+_LINKED_BLOB_SIZES = (
+    "SELECT rb.digest, b.size FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest"
+    " WHERE rb.repository_id = ? AND rb.digest IN ({marks})"
+)
+_LINKED_MANIFEST_SIZES = (
+    "SELECT rm.digest, m.size FROM repo_manifests rm JOIN manifests m ON m.digest = rm.digest"
+    " WHERE rm.repository_id = ? AND rm.digest IN ({marks})"
 )
 
 
@@ -180,11 +212,43 @@ class ContentStore:
         if repo_id is None:
             return False
         self._check_delete(scope)
+        locks = self.locks_for(scope)
         with transaction(self.db) as conn:
+            if locks is not None:
+                self._check_blob_unused(conn, locks, repo_id, scope.repository, digest)
             cursor = conn.execute(
                 "DELETE FROM repo_blobs WHERE repository_id = ? AND digest = ?", (repo_id, digest)
             )
             return cursor.rowcount > 0
+
+    def _check_blob_unused(
+        self,
+        conn: sqlite3.Connection,
+        locks: RepositoryLocks,
+        repo_id: int,
+        repository: str,
+        digest: str,
+    ) -> None:
+        """Refuse to unlink a blob that a delete-protected manifest of the repository uses:
+        the image would stay listed but could no longer be pulled."""
+        kept = self._protected(conn, locks, repo_id)
+        if not kept:
+            return
+        marks = ",".join("?" * len(kept))
+        needle = digest.encode()
+        for manifest, media_type, content in conn.execute(
+            f"SELECT digest, media_type, content FROM manifests WHERE digest IN ({marks})"
+            " ORDER BY digest",
+            tuple(kept),
+        ):
+            # The byte search skips the JSON parse for the (usual) manifests that do not
+            # mention the blob at all.
+            if media_type in mediatypes.INDEXES or needle not in content:
+                continue
+            if digest in _blob_digests(content):
+                raise kept[manifest].refusal(
+                    repository, f"blob {digest} is used by manifest {repository}@{manifest}"
+                )
 
     # manifests ----------------------------------------------------------------------
 
@@ -197,17 +261,27 @@ class ContentStore:
         row = self.db.execute(query, (repo_id, reference)).fetchone()
         return None if row is None else StoredManifest(row[0], row[1], row[2])
 
-    def put_manifest(self, scope: Scope, manifest: Manifest, tag: str | None) -> None:
-        """Store, link and (optionally) tag a manifest whose references are all present."""
+    def put_manifest(
+        self,
+        scope: Scope,
+        manifest: Manifest,
+        tag: str | None,
+        *,
+        tags: Sequence[str] = (),
+    ) -> list[str]:
+        """Store, link and tag a manifest whose references are all present; returns the tags
+        that now point at it. ``tags`` (a PUT by digest with ``?tag=``) are set with ``tag``
+        in the same transaction: all of them, or none when a lock refuses one."""
         digest = str(manifest.digest)
         subject = str(manifest.subject.digest) if manifest.subject else None
+        names = list(dict.fromkeys([*([tag] if tag is not None else []), *tags]))
         now = now_iso()
         recorded: list[ev.RegistryEvent] = []
         locks = self.locks_for(scope)
         with transaction(self.db) as conn:
             repo_id = self.ensure_repository(conn, scope)
             if locks is not None:
-                self._check_write(conn, locks, repo_id, digest, tag)
+                self._check_write(conn, locks, repo_id, digest, names)
             self._check_references(conn, repo_id, manifest)
             conn.execute(
                 "INSERT OR IGNORE INTO manifests (digest, media_type, artifact_type, subject,"
@@ -230,41 +304,55 @@ class ContentStore:
                 ).rowcount
                 > 0
             )
-            tag_moved = tag is not None and self._set_tag(conn, repo_id, tag, digest, now)
-            if linked or tag_moved:
-                recorded.append(
-                    self.bus.record(
-                        conn,
-                        registry=scope.registry,
-                        repository=scope.repository,
-                        action=ev.PUSH if linked else ev.TAG,
-                        timestamp=now,
-                        digest=digest,
-                        tag=tag,
-                        media_type=manifest.media_type,
-                    )
+            moved = [name for name in names if self._set_tag(conn, repo_id, name, digest, now)]
+            # One event per change: the push (naming the first tag it set), then a tag
+            # event for every other tag that moved.
+            changes: list[tuple[str, str | None]] = []
+            if linked:
+                changes.append((ev.PUSH, moved.pop(0) if moved else None))
+            changes.extend((ev.TAG, name) for name in moved)
+            recorded.extend(
+                self.bus.record(
+                    conn,
+                    registry=scope.registry,
+                    repository=scope.repository,
+                    action=action,
+                    timestamp=now,
+                    digest=digest,
+                    tag=name,
+                    media_type=manifest.media_type,
                 )
+                for action, name in changes
+            )
         self.bus.publish(recorded)
+        return names
 
     @staticmethod
     def _check_write(
-        conn: sqlite3.Connection, locks: RepositoryLocks, repo_id: int, digest: str, tag: str | None
+        conn: sqlite3.Connection,
+        locks: RepositoryLocks,
+        repo_id: int,
+        digest: str,
+        tags: list[str],
     ) -> None:
-        current = None
-        if tag is not None:
-            row = conn.execute(
-                "SELECT digest FROM tags WHERE repository_id = ? AND name = ?", (repo_id, tag)
-            ).fetchone()
-            current = None if row is None else row[0]
         linked = conn.execute(
             "SELECT 1 FROM repo_manifests WHERE repository_id = ? AND digest = ?",
             (repo_id, digest),
         ).fetchone()
-        lock = write_denial(
-            locks, tag=tag, current=current, digest=digest, linked=linked is not None
-        )
-        if lock is not None:
-            raise lock.wire_error()
+        # No tag: the PUT only links the manifest, which the repository's lock alone refuses.
+        candidates: list[str | None] = [*tags] if tags else [None]
+        for tag in candidates:
+            current = None
+            if tag is not None:
+                row = conn.execute(
+                    "SELECT digest FROM tags WHERE repository_id = ? AND name = ?", (repo_id, tag)
+                ).fetchone()
+                current = None if row is None else row[0]
+            lock = write_denial(
+                locks, tag=tag, current=current, digest=digest, linked=linked is not None
+            )
+            if lock is not None:
+                raise lock.wire_error()
 
     @staticmethod
     def _set_tag(conn: sqlite3.Connection, repo_id: int, tag: str, digest: str, now: str) -> bool:
@@ -289,24 +377,29 @@ class ContentStore:
 
     @staticmethod
     def _check_references(conn: sqlite3.Connection, repo_id: int, manifest: Manifest) -> None:
+        """Every blob and child manifest must be linked to the repository, with the size the
+        descriptor declares (a wrong size would make clients fail, or trust, a short read)."""
         missing: list[Descriptor] = []
-        for table, needed in (
-            ("repo_blobs", manifest.blob_references()),
-            ("repo_manifests", list(manifest.children)),
+        wrong: list[tuple[Descriptor, int]] = []
+        for sql, needed in (
+            (_LINKED_BLOB_SIZES, manifest.blob_references()),
+            (_LINKED_MANIFEST_SIZES, list(manifest.children)),
         ):
             if not needed:
                 continue
             digests = sorted({str(d.digest) for d in needed})
-            # The table name comes from the constant pair above, never from input.
+            # The statement comes from the constant pair above, never from input.
             marks = ",".join("?" * len(digests))
             present = {
-                row[0]
-                for row in conn.execute(
-                    f"SELECT digest FROM {table} WHERE repository_id = ? AND digest IN ({marks})",
-                    (repo_id, *digests),
-                )
+                digest: int(size)
+                for digest, size in conn.execute(sql.format(marks=marks), (repo_id, *digests))
             }
-            missing.extend(d for d in needed if str(d.digest) not in present)
+            for descriptor in needed:
+                stored = present.get(str(descriptor.digest))
+                if stored is None:
+                    missing.append(descriptor)
+                elif stored != descriptor.size:
+                    wrong.append((descriptor, stored))
         if missing:
             first = missing[0]
             raise RegistryError(
@@ -314,6 +407,14 @@ class ContentStore:
                 f"manifest references {len(missing)} unknown blob(s) or manifest(s), "
                 f"first {first.digest}; push them before the manifest",
                 {"digest": str(first.digest)},
+            )
+        if wrong:
+            descriptor, stored = wrong[0]
+            raise RegistryError(
+                "MANIFEST_INVALID",
+                f"descriptor {descriptor.digest} declares size {descriptor.size} but the "
+                f"stored content is {stored} bytes; fix the size in the manifest",
+                {"digest": str(descriptor.digest), "size": descriptor.size, "stored": stored},
             )
 
     def delete_manifest(self, scope: Scope, digest: str) -> bool:
@@ -334,6 +435,13 @@ class ContentStore:
                 "SELECT name FROM tags WHERE repository_id = ? AND digest = ?", (repo_id, digest)
             )
             self._check_delete(scope, digest, *(name for (name,) in tags))
+            locks = self.locks_for(scope)
+            if locks is not None:
+                # Its own and its tags' locks are checked above; what is left is being the
+                # child of a delete-protected index.
+                kept = self._protected(conn, locks, repo_id).get(digest)
+                if kept is not None:
+                    raise kept.refusal(scope.repository, f"manifest {scope.repository}@{digest}")
             conn.execute(
                 "DELETE FROM tags WHERE repository_id = ? AND digest = ?", (repo_id, digest)
             )
@@ -417,7 +525,7 @@ class ContentStore:
                     (repo_id,),
                 )
             )
-            kept = set() if locks is None else self._kept(conn, locks, rows, tags)
+            kept: dict[str, Kept] = {} if locks is None else self._kept(conn, locks, rows, tags)
             removed = [(digest, media_type) for digest, media_type in rows if digest not in kept]
             recorded = [
                 self.bus.record(
@@ -443,28 +551,51 @@ class ContentStore:
             tags_kept=[name for name, digest in tags if digest in kept],
         )
 
+    def _protected(
+        self, conn: sqlite3.Connection, locks: RepositoryLocks, repo_id: int
+    ) -> dict[str, Kept]:
+        """The repository's manifests that a delete must keep (see ``_kept``)."""
+        tags = list(
+            conn.execute("SELECT name, digest FROM tags WHERE repository_id = ?", (repo_id,))
+        )
+        rows = list(
+            conn.execute(
+                "SELECT m.digest, m.media_type FROM manifests m JOIN repo_manifests rm"
+                " ON rm.digest = m.digest WHERE rm.repository_id = ?",
+                (repo_id,),
+            )
+        )
+        return self._kept(conn, locks, rows, tags)
+
     @staticmethod
     def _kept(
         conn: sqlite3.Connection,
         locks: RepositoryLocks,
         rows: list[tuple[str, str]],
         tags: list[tuple[str, str]],
-    ) -> set[str]:
+    ) -> dict[str, Kept]:
         present = {digest for digest, _ in rows}
-        kept = delete_kept(locks, list(present), tags)
-        frontier = kept
+        kept = {
+            digest: Kept(lock)
+            for digest, lock in delete_protected(locks, sorted(present), sorted(tags)).items()
+        }
+        frontier = set(kept)
         # A kept index is useless without its children: keep them too (and theirs).
         while frontier:
             marks = ",".join("?" * len(frontier))
-            children: set[str] = set()
-            for media_type, content in conn.execute(
-                f"SELECT media_type, content FROM manifests WHERE digest IN ({marks})",
+            found: dict[str, Kept] = {}
+            for digest, media_type, content in conn.execute(
+                f"SELECT digest, media_type, content FROM manifests WHERE digest IN ({marks})"
+                " ORDER BY digest",
                 tuple(frontier),
             ):
-                if media_type in mediatypes.INDEXES:
-                    children.update(str(m.get("digest")) for m in json.loads(content)["manifests"])
-            frontier = (children & present) - kept
-            kept |= frontier
+                if media_type not in mediatypes.INDEXES:
+                    continue
+                for child in _child_digests(content):
+                    if child in present and child not in kept and child not in found:
+                        found[child] = Kept(kept[digest].lock, digest)
+            kept.update(found)
+            frontier = set(found)
         return kept
 
     @staticmethod
@@ -562,6 +693,21 @@ class ContentStore:
             params = (*params, artifact_type)
         rows = list(self.db.execute(sql + " ORDER BY rm.created_at", params))
         return [_referrer_descriptor(*row) for row in rows]
+
+
+def _child_digests(content: bytes) -> list[str]:
+    """The manifests a stored index lists (validated when it was pushed)."""
+    return [str(m.get("digest")) for m in json.loads(content)["manifests"]]
+
+
+def _blob_digests(content: bytes) -> set[str]:
+    """The config and layer digests of a stored image manifest."""
+    doc = json.loads(content)
+    found = {str(layer.get("digest")) for layer in doc.get("layers") or ()}
+    config = doc.get("config")
+    if isinstance(config, dict):
+        found.add(str(config.get("digest")))
+    return found
 
 
 def _referrer_descriptor(

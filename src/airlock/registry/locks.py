@@ -188,11 +188,17 @@ def write_denial(
     return locks.denying(WRITE, tag, moved_from)
 
 
-def delete_kept(
+def delete_protected(
     locks: RepositoryLocks, digests: list[str], tags: list[tuple[str, str]]
-) -> set[str]:
-    """Manifests a repository delete must keep: delete-locked ones and those a delete-locked
-    tag points at."""
-    kept = {d for d in digests if not locks.of(d).delete_enabled}
-    kept.update(digest for name, digest in tags if not locks.of(name).delete_enabled)
+) -> dict[str, Lock]:
+    """Manifests a delete must keep, each with the lock that keeps it: delete-locked ones
+    (their own lock first) and those a delete-locked tag points at."""
+    kept = {
+        d: Lock(locks.registry, locks.repository, d, DELETE)
+        for d in digests
+        if not locks.of(d).delete_enabled
+    }
+    for name, digest in tags:
+        if digest not in kept and not locks.of(name).delete_enabled:
+            kept[digest] = Lock(locks.registry, locks.repository, name, DELETE)
     return kept

@@ -9,13 +9,17 @@ when it is missing (after a restart). Only a verified digest is renamed into the
 from __future__ import annotations
 
 import hashlib
+import os
+import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from airlock.db.raw import transaction
+from airlock.errors import InvalidArgumentError
 from airlock.oci.digest import Digest
 from airlock.registry.blobstore import BlobStore
 from airlock.registry.clock import now_iso
@@ -27,6 +31,72 @@ if TYPE_CHECKING:
     from hashlib import _Hash
 
 _REHASH_CHUNK = 4 * 1024 * 1024
+
+REPOSITORY_CAP_ENV = "AIRLOCK_MAX_UPLOADS_PER_REPOSITORY"
+IDENTITY_CAP_ENV = "AIRLOCK_MAX_UPLOADS_PER_IDENTITY"
+IDLE_HOURS_ENV = "AIRLOCK_UPLOAD_IDLE_HOURS"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """Caps on unfinished uploads opened through /v2/: each holds a row and a data file
+    until it is finished, cancelled or purged idle, so a client must not open them without
+    bound. ``idle_hours`` is only quoted in the refusal (the server's purger applies it)."""
+
+    per_repository: int = 64
+    per_identity: int = 256
+    idle_hours: float = 24.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> UploadLimits:
+        env = os.environ if environ is None else environ
+        default = cls()
+        return cls(
+            per_repository=_positive(env, REPOSITORY_CAP_ENV, default.per_repository),
+            per_identity=_positive(env, IDENTITY_CAP_ENV, default.per_identity),
+            idle_hours=_hours(env.get(IDLE_HOURS_ENV), default.idle_hours),
+        )
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise InvalidArgumentError(
+            f"${name} is {value[:40]!r}; set it to a whole number of at least 1 "
+            f"(default {default}), or unset it"
+        )
+    return number
+
+
+def _hours(value: str | None, default: float) -> float:
+    # Only quoted in a message; the purger reads and checks the variable itself.
+    try:
+        return float(value) if value else default
+    except ValueError:
+        return default
+
+
+# Uploads opened through /v2/ (owner set): in one repository, and by one identity in one
+# registry (subjects such as ``admin`` and ``token:<name>`` are a registry's own).
+_REPOSITORY_COUNT = "SELECT count(*) FROM uploads WHERE repository_id = ? AND owner IS NOT NULL"
+_IDENTITY_COUNT = (
+    "SELECT count(*) FROM uploads u JOIN repositories r ON r.id = u.repository_id"
+    " WHERE u.owner = ? AND r.registry_id = ?"
+)
+
+
+def describe_owner(owner: str) -> str:
+    """A grant subject as the refusal names it (never a secret: subjects are names)."""
+    if owner == "admin":
+        return "the admin user"
+    kind, _, name = owner.partition(":")
+    return f"{'token' if kind == 'token' else 'identity'} {name!r}" if name else repr(owner)
 
 
 def upload_key(upload_id: str) -> str:
@@ -74,25 +144,72 @@ class UploadWriter:
 
 
 class Uploads:
-    def __init__(self, content: ContentStore, blobs: BlobStore) -> None:
+    def __init__(
+        self, content: ContentStore, blobs: BlobStore, limits: UploadLimits | None = None
+    ) -> None:
         self.content = content
         self.blobs = blobs
         self.driver = blobs.driver
+        self.limits = UploadLimits.from_env() if limits is None else limits
         self._hashes: dict[str, _HashState] = {}
         self._active: set[str] = set()
         self._lock = threading.Lock()
 
-    def start(self, scope: Scope) -> str:
+    def start(self, scope: Scope, owner: str | None = None) -> str:
+        """Open an upload. ``owner`` (the grant subject of a /v2/ request) puts it under the
+        caps of ``limits``: over either, 429 TOOMANYREQUESTS and nothing is opened. The
+        server's own uploads (imports, ``owner`` None) are not capped."""
         upload_id = str(uuid.uuid4())
         with transaction(self.content.db) as conn:
             repo_id = self.content.ensure_repository(conn, scope)
-            conn.execute(
-                "INSERT INTO uploads (id, repository_id, started_at) VALUES (?, ?, ?)",
-                (upload_id, repo_id, now_iso()),
-            )
+            if owner is None:
+                conn.execute(
+                    "INSERT INTO uploads (id, repository_id, started_at) VALUES (?, ?, ?)",
+                    (upload_id, repo_id, now_iso()),
+                )
+            else:
+                self._insert_capped(conn, scope, repo_id, upload_id, owner)
         self.driver.open_append(upload_key(upload_id)).close()
         self._hashes[upload_id] = _HashState(hashlib.sha256(), 0)
         return upload_id
+
+    def _insert_capped(
+        self, conn: sqlite3.Connection, scope: Scope, repo_id: int, upload_id: str, owner: str
+    ) -> None:
+        """Insert the upload row only while both counts are under their caps: one statement,
+        so the counts and the insert cannot be split by another start."""
+        inserted = conn.execute(
+            "INSERT INTO uploads (id, repository_id, started_at, owner)"
+            f" SELECT ?, ?, ?, ? WHERE ({_REPOSITORY_COUNT}) < ? AND ({_IDENTITY_COUNT}) < ?",
+            (
+                upload_id,
+                repo_id,
+                now_iso(),
+                owner,
+                repo_id,
+                self.limits.per_repository,
+                owner,
+                scope.registry_id,
+                self.limits.per_identity,
+            ),
+        ).rowcount
+        if inserted:
+            return
+        (in_repository,) = conn.execute(_REPOSITORY_COUNT, (repo_id,)).fetchone()
+        if in_repository >= self.limits.per_repository:
+            where = f"repository {scope.repository!r} has {in_repository} unfinished uploads"
+            cap = f"{self.limits.per_repository} per repository (${REPOSITORY_CAP_ENV})"
+        else:
+            (mine,) = conn.execute(_IDENTITY_COUNT, (owner, scope.registry_id)).fetchone()
+            where = f"{describe_owner(owner)} has {mine} unfinished uploads in this registry"
+            cap = f"{self.limits.per_identity} per identity (${IDENTITY_CAP_ENV})"
+        raise RegistryError(
+            "TOOMANYREQUESTS",
+            f"{where}, the limit is {cap}; finish or cancel one (PUT or DELETE its upload "
+            f"URL) before starting another; an upload idle for {self.limits.idle_hours:g} "
+            f"hours (${IDLE_HOURS_ENV}) is purged",
+            {"repository": scope.repository},
+        )
 
     def offset(self, scope: Scope, upload_id: str) -> int:
         """The upload's current size; BLOB_UPLOAD_UNKNOWN unless it belongs to ``scope``."""

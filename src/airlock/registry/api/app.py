@@ -157,7 +157,8 @@ class RegistryApp:
                     headers={"allow": ", ".join(methods)},
                 )
             name = check_name(match["name"])
-            need = guard.need_for(kind, request.method, name)
+            mount_from = request.query("from") if request.query("mount") is not None else None
+            need = guard.need_for(kind, request.method, name, mount_from)
             grant = self.access.authorize(self.realm, authorization, need)
             repo = RepoScope(self.registry_id, self.registry_name, name)
             arg = match.groupdict().get("arg") or ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -36,12 +36,16 @@ class Request:
         self.body_done = False
 
     def query(self, name: str) -> str | None:
+        values = self.query_all(name)
+        return values[0] if values else None
+
+    def query_all(self, name: str) -> list[str]:
+        """Every value of a repeated parameter (``?tag=a&tag=b``), in order."""
         if self._query is None:
             self._query = parse_qs(
                 self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
             )
-        values = self._query.get(name)
-        return values[0] if values else None
+        return self._query.get(name, [])
 
     @property
     def content_length(self) -> int | None:
@@ -92,10 +96,14 @@ class ClientDisconnectedError(Exception):
     """The client went away while we were reading its request."""
 
 
-def header_list(headers: dict[str, str] | None) -> list[tuple[bytes, bytes]]:
+def header_list(
+    headers: dict[str, str] | None, repeated: Sequence[tuple[str, str]] = ()
+) -> list[tuple[bytes, bytes]]:
+    """Response headers; ``repeated`` holds those sent once per value (``OCI-Tag``)."""
     out = [API_VERSION_HEADER]
     if headers:
         out.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    out.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in repeated)
     return out
 
 
@@ -106,8 +114,9 @@ async def respond(
     headers: dict[str, str] | None = None,
     *,
     content_length: int | None = None,
+    repeated: Sequence[tuple[str, str]] = (),
 ) -> None:
-    raw = header_list(headers)
+    raw = header_list(headers, repeated)
     raw.append(
         (b"content-length", str(len(body) if content_length is None else content_length).encode())
     )

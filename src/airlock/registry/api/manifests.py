@@ -12,6 +12,8 @@ from airlock.registry.errors import RegistryError
 from airlock.registry.locks import READ
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# Tags one PUT by digest may set with ``?tag=`` (the spec asks for at least 10).
+MAX_TAGS_PER_PUT = 100
 
 
 def _reference(arg: str) -> tuple[str, Digest | None]:
@@ -51,8 +53,30 @@ async def get(call: Call) -> None:
     )
 
 
+def _tag_parameters(call: Call, by_digest: Digest | None) -> list[str]:
+    """The ``?tag=`` values of a PUT by digest, checked before anything is read or stored."""
+    values = call.request.query_all("tag")
+    if not values:
+        return []
+    if by_digest is None:
+        raise RegistryError(
+            "TAG_INVALID",
+            "?tag= is for a PUT by digest; this PUT names tag "
+            f"{call.arg[:128]!r} in the URL: put the manifest by digest with ?tag=, or by tag",
+        )
+    if len(values) > MAX_TAGS_PER_PUT:
+        raise RegistryError(
+            "TAG_INVALID",
+            f"{len(values)} ?tag= parameters; at most {MAX_TAGS_PER_PUT} per request: "
+            "push the rest with another PUT",
+            status=414,
+        )
+    return [check_tag(value) for value in values]
+
+
 async def put(call: Call) -> None:
     reference, by_digest = _reference(call.arg)
+    extra_tags = _tag_parameters(call, by_digest)
     raw = await call.request.read_body(MAX_MANIFEST_BYTES)
     algorithm = by_digest.algorithm if by_digest else "sha256"
     try:
@@ -64,7 +88,9 @@ async def put(call: Call) -> None:
             "DIGEST_INVALID",
             f"manifest digest is {manifest.digest}, not {by_digest} as the URL says",
         )
-    call.ctx.content.put_manifest(call.repo, manifest, None if by_digest else reference)
+    tagged = call.ctx.content.put_manifest(
+        call.repo, manifest, None if by_digest else reference, tags=extra_tags
+    )
     digest = str(manifest.digest)
     headers = {
         "location": call.location(f"manifests/{digest}"),
@@ -72,7 +98,10 @@ async def put(call: Call) -> None:
     }
     if manifest.subject is not None:
         headers["oci-subject"] = str(manifest.subject.digest)
-    await respond(call.request.send, 201, headers=headers)
+    # One OCI-Tag header per tag of ?tag= that now points at the manifest (RFC 9110 lets a
+    # client read them as one list).
+    repeated = [("oci-tag", tag) for tag in tagged] if extra_tags else []
+    await respond(call.request.send, 201, headers=headers, repeated=repeated)
 
 
 async def delete(call: Call) -> None:

@@ -50,7 +50,7 @@ async def start(call: Call) -> None:
             return
     single = request.query("digest")
     expected = Digest.parse(single) if single is not None else None
-    upload_id = call.ctx.uploads.start(call.repo)
+    upload_id = call.ctx.uploads.start(call.repo, call.grant.subject)
     if expected is None:
         await request.drain()
         await respond(request.send, 202, headers=_session_headers(call, upload_id, 0))
