@@ -220,6 +220,7 @@ principals = Table(
     # Changes when the principal's credentials are reset: registry refresh tokens issued
     # under the old ones stop working.
     Column("stamp", String(36), nullable=False, server_default=""),
+    Column("display_name", String(128), nullable=False, server_default=""),
 )
 
 # Locks: changeable attributes of a repository (reference ""), a tag or a manifest digest.

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, exists, false, insert, or_, select, update
 from sqlalchemy.engine import Row
 
+from airlock.db import epochs
 from airlock.db.schema import (
     registries,
     repo_blobs,
@@ -172,6 +173,8 @@ class RegistryCatalog:
         if values:
             with self.engine.begin() as conn:
                 conn.execute(update(registries).where(registries.c.id == record.id).values(values))
+                # The admin user and anonymous pull decide who may do what: cached grants go.
+                epochs.bump(conn)
         return self.get(name)
 
     def check_removable(self, name: str) -> None:
@@ -190,6 +193,7 @@ class RegistryCatalog:
             # Checked in the delete's own transaction: no lock or push can slip in between.
             _check_removable(conn, record)
             conn.execute(delete(registries).where(registries.c.id == record.id))
+            epochs.bump(conn)
         return record
 
 
