@@ -17,7 +17,8 @@ from tests.e2e.helpers import (
     sha256_digest,
 )
 from tests.support.images import MEDIA_INDEX, MEDIA_MANIFEST
-from tests.support.servers import Airlock
+from tests.support.registry_auth import RegistryTokenAuth
+from tests.support.servers import Airlock, free_port
 
 
 def update(airlock: Airlock, *target: str, **flags: str) -> dict[str, Any]:
@@ -294,3 +295,47 @@ def test_cli_refuses_bad_flags(airlock: Airlock, repo: str) -> None:
         "acr", "repository", "show", "-n", REGISTRY_NAME, "--repository", repo, check=False
     )
     assert unknown.returncode != 0 and "not found" in unknown.stderr
+
+
+def test_registry_and_group_deletes_keep_locked_content(airlock: Airlock, repo: str) -> None:
+    """A registry (or the resource group it is in) with delete-locked content is not deleted,
+    and keeps serving; once unlocked, it goes."""
+    registry = "lockedgroupreg"
+    airlock.cli("acr", "create", "-n", registry, "-g", "locked-rg", "--port", str(free_port()))
+    url = (
+        airlock.registries.get(registry)
+        or "http://" + json.loads(airlock.cli("acr", "show", "-n", registry).stdout)["loginServer"]
+    )
+    username, password = airlock.admin_credentials(registry)
+    with httpx.Client(
+        base_url=url, timeout=60, auth=RegistryTokenAuth(username, password)
+    ) as client:
+        blobs = push_base_blobs(client, repo)
+        pushed(client, repo, "v1", blobs, "locked")
+        airlock.cli(
+            "acr", "repository", "update", "-n", registry, "--image", f"{repo}:v1",
+            "--delete-enabled", "false",
+        )  # fmt: skip
+
+        for command in (
+            ("acr", "delete", "-n", registry, "-y"),
+            ("group", "delete", "-n", "locked-rg", "-y"),
+        ):
+            refused = airlock.cli(*command, check=False)
+            assert refused.returncode != 0
+            assert "delete lock" in refused.stderr and "--delete-enabled true" in refused.stderr
+            # Nothing went: the registry is listed, serves, and the image pulls.
+            assert registry in airlock.cli("acr", "list", "--query", "[].name", "-o", "tsv").stdout
+            assert (
+                client.get(
+                    f"/v2/{repo}/manifests/v1", headers={"accept": MEDIA_MANIFEST}
+                ).status_code
+                == 200
+            )
+
+        airlock.cli(
+            "acr", "repository", "update", "-n", registry, "--image", f"{repo}:v1",
+            "--delete-enabled", "true",
+        )  # fmt: skip
+    airlock.cli("group", "delete", "-n", "locked-rg", "-y")
+    assert registry not in airlock.cli("acr", "list", "--query", "[].name", "-o", "tsv").stdout
