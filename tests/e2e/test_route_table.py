@@ -744,6 +744,23 @@ def test_only_the_known_routes_skip_the_role_check() -> None:
     }, "routes that skip the role check changed: review them, then update the sets"
 
 
+def test_no_route_reads_with_a_write_action_or_writes_with_a_read_one() -> None:
+    """A route declared with the wrong kind of action would pass test_route (it trusts the
+    rule): a DELETE under a '/read' action would let a Reader delete. Changes need a write,
+    delete or '/action' operation; reads need a '/read' or '/action' one."""
+    wrong = []
+    for entry in ROUTES:
+        action = entry.rule.action
+        if action is None:
+            continue
+        verb = action.rsplit("/", 1)[-1].lower()
+        if entry.method == "GET" and verb not in ("read", "action"):
+            wrong.append((entry.method, entry.path, action))
+        if entry.method != "GET" and verb == "read":
+            wrong.append((entry.method, entry.path, action))
+    assert wrong == []
+
+
 def _template(path: str) -> re.Pattern[str]:
     parts = re.split(r"(\{[^}]+\})", path)
     return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))

@@ -71,7 +71,13 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             ["POST"],
             Rule(IMPORT, registry_scope(services)),
         ),
-        gate.route("/api/imports/{id}", show, ["GET"], Rule(IMPORT, job_scope)),
+        # Watching an import is reading the registry it writes to.
+        gate.route(
+            "/api/imports/{id}",
+            show,
+            ["GET"],
+            Rule("Microsoft.ContainerRegistry/registries/read", job_scope),
+        ),
     ]
 
 
