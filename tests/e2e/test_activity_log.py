@@ -126,6 +126,11 @@ def test_calls_are_recorded_and_no_secret_is_anywhere(server: Airlock) -> None:
         e for e in log if e["operationName"] == "POST /api/login" and e["httpStatusCode"] == 401
     ]
     assert failed_login, "a refused sign-in is recorded"
+    assert all(e["caller"] == "anonymous" for e in failed_login)  # the name may be a password
+    signed_in = [
+        e for e in log if e["operationName"] == "POST /api/login" and e["status"] == "Succeeded"
+    ]
+    assert [e["caller"] for e in signed_in] == ["carol"]
 
     # Nothing secret in the log entries, the server's log, or any file of the state folder.
     secrets = [
@@ -160,3 +165,15 @@ def test_state_folder_is_private(server: Airlock) -> None:
     for path in files_under(server.home):
         mode = path.stat().st_mode & 0o777
         assert mode == 0o600, f"{path} is {mode:o}"
+
+
+def test_the_owner_cannot_sign_itself_out(server: Airlock) -> None:
+    """The owner has no password to sign in again with: 'airlock logout' leaves its local
+    session alone and says so."""
+    done = server.cli("logout", check=False)
+    assert done.returncode != 0 and "nothing to sign out" in done.stderr
+    status, _ = server.api("POST", "/api/logout", {})
+    assert status == 400
+    status, account = server.api("GET", "/api/account")
+    assert status == 200 and isinstance(account, dict)
+    assert account["user"]["type"] == "owner"

@@ -685,8 +685,6 @@ PUBLIC_ROUTES: set[RouteKey] = {("GET", "/api/health"), ("POST", "/api/login")}
 ANY_SIGNED_IN_ROUTES: set[RouteKey] = {
     ("POST", "/api/logout"),
     ("GET", "/api/account"),
-    # Mints a registry token with the caller's own rights (none without a role there).
-    ("POST", "/api/registries/{name}/login-token"),
 }
 FILTERED_ROUTES: set[RouteKey] = {
     ("GET", "/api/registries"),
@@ -756,9 +754,14 @@ def test_no_route_reads_with_a_write_action_or_writes_with_a_read_one() -> None:
         verb = action.rsplit("/", 1)[-1].lower()
         if entry.method == "GET" and verb not in ("read", "action"):
             wrong.append((entry.method, entry.path, action))
-        if entry.method != "GET" and verb == "read":
+        if entry.method != "GET" and verb == "read" and entry.key not in READS_BY_POST:
             wrong.append((entry.method, entry.path, action))
     assert wrong == []
+
+
+# POSTs that change nothing: exchanging a session for a registry token takes pull (as 'az acr
+# login' does), so that only principals with a role there learn that the registry exists.
+READS_BY_POST: set[RouteKey] = {("POST", "/api/registries/{name}/login-token")}
 
 
 def _template(path: str) -> re.Pattern[str]:

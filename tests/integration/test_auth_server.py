@@ -894,3 +894,29 @@ def test_repeated_failures_are_slowed_then_refused_with_429_and_logged_once(
     lines = [line for line in strict.log().splitlines() if "sign-in refused" in line]
     assert len(lines) == 1 and "127.0.0.1" in lines[0]
     assert "guess" not in lines[0]
+
+
+def test_browser_requests_are_refused_and_do_not_count_against_the_throttle(
+    strict: Airlock,
+) -> None:
+    """A web page can post a form to the token endpoint; the browser adds an Origin. Such
+    posts are refused before any credential check, so a page cannot block this machine's
+    sign-ins by failing them on purpose."""
+    url = strict.registries["throttled"]
+    service = url.removeprefix("http://")
+    for i in range(8):
+        answer = httpx.post(
+            f"{url}/oauth2/token",
+            data={
+                "grant_type": "password",
+                "username": f"page{i}",
+                "password": "x",
+                "service": service,
+            },
+            headers={"Origin": "https://evil.example"},
+            timeout=30,
+        )
+        assert answer.status_code == 403
+        assert "Origin" in answer.json()["errors"][0]["message"]
+    # Above the block threshold (5) had they counted: the real credentials still work.
+    assert token_for(url, service, strict.admin_credentials("throttled")).status_code == 200

@@ -76,6 +76,16 @@ class TokenEndpoint:
 
     async def serve(self, realm: Realm, scope: Scope, receive: Receive, send: Send) -> None:
         try:
+            if _header(scope, b"origin") is not None:
+                # Registry clients send no Origin; browsers do on every cross-site POST. A web
+                # page's form must not count sign-in failures against 127.0.0.1 (which every
+                # local client shares) and so lock everyone out.
+                raise _RefusedError(
+                    403,
+                    "DENIED",
+                    "access_denied",
+                    "the token endpoint does not serve web pages (the request has an Origin)",
+                )
             body = await self._answer(realm, scope, receive)
         except _RefusedError as exc:
             # 429s are not logged one by one: the throttle logs once when it starts refusing.

@@ -110,10 +110,15 @@ def login(args: argparse.Namespace, ctx: Context) -> Any:
 
 
 def logout(args: argparse.Namespace, ctx: Context) -> Any:
-    from airlock.cli.signin import session_token
+    from airlock.cli.signin import stored_token
 
-    if session_token(ctx.client.base_url) is None:
-        raise CLIError(f"not signed in to {ctx.client.base_url}")
+    token = stored_token(ctx.client.base_url)
+    if token is None:
+        raise CLIError(
+            f"no 'airlock login' is stored for {ctx.client.base_url}; the server's owner "
+            "is signed in through its state folder and has nothing to sign out"
+        )
+    ctx.client.token = token
     try:
         ctx.client.post("/api/logout", {})
     finally:

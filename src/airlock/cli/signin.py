@@ -32,10 +32,18 @@ def sessions_path() -> Path:
     return config_dir() / SESSIONS_FILE
 
 
-def session_token(server_url: str) -> str | None:
+def stored_token(server_url: str) -> str | None:
+    """The session 'airlock login' stored for the server, if any."""
     stored = _read(sessions_path()).get(normalise(server_url))
     if isinstance(stored, dict) and isinstance(stored.get("accessToken"), str):
         return str(stored["accessToken"])
+    return None
+
+
+def session_token(server_url: str) -> str | None:
+    stored = stored_token(server_url)
+    if stored is not None:
+        return stored
     owner = _read(default_home() / OWNER_FILE)
     if normalise(str(owner.get("server", ""))) == normalise(server_url):
         token = owner.get("token")

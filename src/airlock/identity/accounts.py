@@ -1,7 +1,8 @@
 """Who can sign in to the management API: the owner, users and service principals.
 
-They share the ``principals`` table with the managed identities (kinds ``owner``, ``user``,
-``sp``), so that role assignments and vault access policies name all of them the same way.
+They share the ``principals`` table with the managed identities (kinds ``owner``,
+``directory-user``, ``service-principal``), so that role assignments and vault access
+policies name all of them the same way.
 
 - The **owner** is created at first start for the Unix user running the server; it holds
   Owner and Key Vault Administrator on the whole server and signs in through a 0600 file in
@@ -142,7 +143,7 @@ class AccountStore:
             row = conn.execute(select(principals).where(principals.c.kind == OWNER)).first()
             if row is not None:
                 return Account(_principal(row))
-            return Account(self._insert(conn, name, "", OWNER, name))
+            return Account(PrincipalStore.insert(conn, name, "", OWNER, name))
 
     def owner(self) -> Account | None:
         with self.engine.connect() as conn:
@@ -159,7 +160,7 @@ class AccountStore:
         with self.engine.begin() as conn:
             if self._find_user(conn, name) is not None:
                 raise ConflictError(f"a user named {name!r} already exists", "UserAlreadyExists")
-            principal = self._insert(conn, name, "", USER, display_name)
+            principal = PrincipalStore.insert(conn, name, "", USER, display_name)
             self._add_credential(conn, principal.principal_id, hashed, None)
             return Account(principal)
 
@@ -197,7 +198,9 @@ class AccountStore:
         secret = generate_password()
         hashed = hash_password(secret)
         with self.engine.begin() as conn:
-            principal = self._insert(conn, display_name, "", SERVICE_PRINCIPAL, display_name)
+            principal = PrincipalStore.insert(
+                conn, display_name, "", SERVICE_PRINCIPAL, display_name
+            )
             self._add_credential(conn, principal.principal_id, hashed, expires)
             return Account(principal), secret
 
@@ -314,26 +317,6 @@ class AccountStore:
             )
         ).first()
         return None if row is None else Account(_principal(row))
-
-    def _insert(
-        self, conn: Connection, name: str, group: str, kind: str, display_name: str
-    ) -> Principal:
-        record = Principal(
-            str(uuid.uuid4()), str(uuid.uuid4()), name, group, kind, now_iso(), display_name
-        )
-        conn.execute(
-            insert(principals).values(
-                principal_id=record.principal_id,
-                client_id=record.client_id,
-                name=record.name,
-                resource_group=record.resource_group,
-                kind=record.kind,
-                created_at=record.created_at,
-                stamp=str(uuid.uuid4()),
-                display_name=display_name,
-            )
-        )
-        return record
 
     @staticmethod
     def _add_credential(

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection, Row
 
-from airlock.common.clock import now_iso
 from airlock.auth.identities import SERVICE_PRINCIPAL_KIND
+from airlock.common.clock import now_iso
 from airlock.db import epochs
 from airlock.db.schema import principals, role_assignments, vault_policies
 from airlock.errors import ConflictError, InvalidArgumentError, NotFoundError
@@ -109,7 +109,7 @@ class PrincipalStore:
                     f"an identity named {name!r} already exists in resource group "
                     f"{resource_group!r}"
                 )
-            return self._insert(conn, name, resource_group, USER_ASSIGNED)
+            return self.insert(conn, name, resource_group, USER_ASSIGNED)
 
     def get(self, resource_group: str, name: str) -> Principal:
         with self.engine.connect() as conn:
@@ -174,7 +174,7 @@ class PrincipalStore:
             ).first()
             if row is not None:
                 return _record(row)
-            return self._insert(conn, owner_name, "", stored_kind)
+            return self.insert(conn, owner_name, "", stored_kind)
 
     def remove_system_identity(self, kind: str, owner_name: str) -> None:
         """Forget a resource's system-assigned identity, with its grants (no-op if none)."""
@@ -199,9 +199,18 @@ class PrincipalStore:
         return None if row is None else _record(row)
 
     @staticmethod
-    def _insert(conn: Connection, name: str, resource_group: str, kind: str) -> Principal:
+    def insert(
+        conn: Connection, name: str, resource_group: str, kind: str, display_name: str = ""
+    ) -> Principal:
+        """A new principal with fresh ids and stamp, in the caller's transaction."""
         record = Principal(
-            str(uuid.uuid4()), str(uuid.uuid4()), name, resource_group, kind, now_iso()
+            str(uuid.uuid4()),
+            str(uuid.uuid4()),
+            name,
+            resource_group,
+            kind,
+            now_iso(),
+            display_name,
         )
         conn.execute(
             insert(principals).values(
@@ -212,6 +221,7 @@ class PrincipalStore:
                 kind=record.kind,
                 created_at=record.created_at,
                 stamp=str(uuid.uuid4()),
+                display_name=display_name,
             )
         )
         return record

@@ -119,6 +119,8 @@ class Gate:
                 raise
             finally:
                 if request.method != "GET" or rule.audit_reads:
+                    # A public route may name its caller once known (a successful login).
+                    caller = caller or getattr(request.state, "caller", None)
                     self._record(request, caller, rule, target, status)
 
         guarded.__name__ = getattr(endpoint, "__name__", "endpoint")

@@ -21,9 +21,9 @@ from airlock.auth import roles
 from airlock.auth.throttle import SignInThrottle, ThrottledError, fingerprint
 from airlock.errors import InvalidArgumentError, TooManyRequestsError, UnauthenticatedError
 from airlock.identity.accounts import USER, Account
-from airlock.identity.principals import SERVICE_PRINCIPAL, TENANT
+from airlock.identity.principals import OWNER, SERVICE_PRINCIPAL, TENANT
 from airlock.server.authz import PUBLIC, SIGNED_IN, Caller, Gate, GuardedRoute, Rule
-from airlock.server.routes.common import integer, json_body
+from airlock.server.routes.common import integer, json_body, only, required_text, text
 from airlock.server.services import Services
 
 log = logging.getLogger("airlock.api")
@@ -32,23 +32,6 @@ _USERS = "Airlock.Directory/users"
 _SPS = "Airlock.Directory/servicePrincipals"
 _ASSIGNMENTS = "Microsoft.Authorization/roleAssignments"
 ACTIVITY_READ = "Microsoft.Insights/eventtypes/values/read"
-
-
-def _text(body: dict[str, Any], key: str, *, required: bool = True, limit: int = 256) -> str:
-    value = body.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value) or len(value) > limit:
-        raise InvalidArgumentError(f"{key!r} is required: a string of at most {limit} characters")
-    return value
-
-
-def _only(body: dict[str, Any], *allowed: str) -> None:
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise InvalidArgumentError(
-            f"unknown field {unknown[0][:40]!r}; expected {', '.join(allowed)}"
-        )
 
 
 def _days(body: dict[str, Any]) -> int | None:
@@ -75,11 +58,19 @@ def _session_routes(services: Services, gate: Gate, throttle: SignInThrottle) ->
 
     async def login(request: Request) -> Response:
         body = await json_body(request)
-        _only(body, "username", "password", "appId", "secret")
+        only(body, "username", "password", "appId", "secret")
         if "appId" in body:
-            kind, name, secret = SERVICE_PRINCIPAL, _text(body, "appId"), _text(body, "secret")
+            kind, name, secret = (
+                SERVICE_PRINCIPAL,
+                required_text(body, "appId", limit=256),
+                required_text(body, "secret", limit=256),
+            )
         else:
-            kind, name, secret = USER, _text(body, "username"), _text(body, "password")
+            kind, name, secret = (
+                USER,
+                required_text(body, "username", limit=256),
+                required_text(body, "password", limit=256),
+            )
         source = request.client.host if request.client else ""
         try:
             wait = throttle.check(source, name)
@@ -100,6 +91,11 @@ def _session_routes(services: Services, gate: Gate, throttle: SignInThrottle) ->
             )
         throttle.succeeded(source, name)
         session, token = identities.sessions.open(account.principal_id, source=source)
+        # The activity log names who signed in (a refused attempt stays anonymous: its
+        # name may be a password typed in the wrong field).
+        request.state.caller = Caller(
+            account.principal_id, session.principal_name, account.kind, session.id
+        )
         return JSONResponse(
             {
                 "accessToken": token,
@@ -110,7 +106,15 @@ def _session_routes(services: Services, gate: Gate, throttle: SignInThrottle) ->
         )
 
     async def logout(request: Request) -> Response:
-        identities.sessions.revoke(request.state.caller.session_id)
+        caller: Caller = request.state.caller
+        if caller.kind == OWNER:
+            # The owner has no password to sign in again with: its local session stays.
+            raise InvalidArgumentError(
+                "the owner's local session is not signed out; to replace it, delete "
+                "owner-credentials.json in the server's state folder and restart the server",
+                "OwnerSession",
+            )
+        identities.sessions.revoke(caller.session_id)
         return Response(status_code=204)
 
     async def account(request: Request) -> Response:
@@ -146,12 +150,12 @@ def _user_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
     async def create(request: Request) -> Response:
         body = await json_body(request)
-        _only(body, "userPrincipalName", "displayName", "password")
-        name = _text(body, "userPrincipalName", limit=255)
+        only(body, "userPrincipalName", "displayName", "password")
+        name = required_text(body, "userPrincipalName", limit=255)
         made = accounts.create_user(
             name,
-            _text(body, "displayName", required=False) or name,
-            _text(body, "password"),
+            text(body, "displayName", limit=120) or name,
+            required_text(body, "password", limit=256),
         )
         return JSONResponse(made.to_json(), status_code=201)
 
@@ -179,7 +183,7 @@ def _sp_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
     async def create_for_rbac(request: Request) -> Response:
         body = await json_body(request)
-        _only(body, "name", "role", "scopes", "years")
+        only(body, "name", "role", "scopes", "years")
         role, scopes = body.get("role"), body.get("scopes") or []
         if role is not None and not isinstance(role, str):
             raise InvalidArgumentError("'role' must be a role name")
@@ -194,7 +198,9 @@ def _sp_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             # Granting the role is a role assignment like any other: check it first, so
             # that a refused grant leaves no service principal behind.
             gate.require(caller, f"{_ASSIGNMENTS}/write", roles.normalise_scope(scope))
-        account, secret = accounts.create_service_principal(_text(body, "name"), _days(body))
+        account, secret = accounts.create_service_principal(
+            required_text(body, "name", limit=256), _days(body)
+        )
         for scope in scopes:
             assignments.create(account.principal_id, str(role), scope)
         return JSONResponse(
@@ -219,7 +225,7 @@ def _sp_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
     async def reset(request: Request) -> Response:
         body = await json_body(request)
-        _only(body, "years")
+        only(body, "years")
         account, secret = accounts.reset_credential(request.path_params["id"], _days(body))
         return JSONResponse({"appId": account.app_id, "password": secret, "tenant": TENANT})
 

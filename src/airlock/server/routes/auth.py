@@ -6,11 +6,10 @@ credential show/renew of the admin user, login-token); nothing here logs a body.
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from airlock.auth import roles
 from airlock.auth.issuer import REFRESH_USERNAME, AuthenticationError
 from airlock.auth.throttle import ThrottledError
 from airlock.auth.webtokens import IssuedToken
@@ -21,8 +20,8 @@ from airlock.errors import (
     TooManyRequestsError,
 )
 from airlock.registry.registries import RegistryRecord
-from airlock.server.authz import SIGNED_IN, Gate, GuardedRoute, Rule, registry_scope
-from airlock.server.routes.common import json_body
+from airlock.server.authz import Gate, GuardedRoute, Rule, registry_scope
+from airlock.server.routes.common import boolean, json_body, only, text, whole_number
 from airlock.server.services import Services
 
 _REGISTRIES = "Microsoft.ContainerRegistry/registries"
@@ -31,35 +30,6 @@ _REGISTRIES = "Microsoft.ContainerRegistry/registries"
 class LoginRefusedError(AirlockError):
     status = 401
     default_code = "Unauthorized"
-
-
-def _bool(body: dict[str, Any], key: str) -> bool | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise InvalidArgumentError(f"{key!r} must be true or false")
-    return value
-
-
-def _str(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise InvalidArgumentError(f"{key!r} must be a string")
-    return value
-
-
-def _int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise InvalidArgumentError(f"{key!r} must be an integer")
-    return value
-
-
-def _only(body: dict[str, Any], *allowed: str) -> None:
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise InvalidArgumentError(
-            f"unknown field {unknown[0][:40]!r}; expected {', '.join(allowed)}"
-        )
 
 
 def _id(record: RegistryRecord) -> str:
@@ -85,8 +55,8 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
     async def update_registry(request: Request) -> Response:
         body = await json_body(request)
-        _only(body, "anonymousPullEnabled", "adminUserEnabled")
-        anonymous, admin = _bool(body, "anonymousPullEnabled"), _bool(body, "adminUserEnabled")
+        only(body, "anonymousPullEnabled", "adminUserEnabled")
+        anonymous, admin = boolean(body, "anonymousPullEnabled"), boolean(body, "adminUserEnabled")
         record = services.registries.update(
             request.path_params["name"], anonymous_pull_enabled=anonymous, admin_user_enabled=admin
         )
@@ -99,8 +69,8 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     async def renew_credentials(request: Request) -> Response:
         record = registry(request)
         body = await json_body(request)
-        _only(body, "name")
-        name = _str(body, "name")
+        only(body, "name")
+        name = text(body, "name")
         if name is None:
             raise InvalidArgumentError("'name' is required: password or password2")
         return JSONResponse(auth.admin.renew(record.id, record.name, name))
@@ -112,12 +82,12 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     async def create_map(request: Request) -> Response:
         record = registry(request)
         body = await json_body(request)
-        _only(body, "name", "actions", "description")
-        name = _str(body, "name")
+        only(body, "name", "actions", "description")
+        name = text(body, "name")
         if name is None:
             raise InvalidArgumentError("'name' is required")
         made = auth.scope_maps.create(
-            record.id, name, body.get("actions"), _str(body, "description") or ""
+            record.id, name, body.get("actions"), text(body, "description") or ""
         )
         return JSONResponse(made.to_json(_id(record)), status_code=201)
 
@@ -129,13 +99,13 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             return Response(status_code=204)
         if request.method == "PATCH":
             body = await json_body(request)
-            _only(body, "addActions", "removeActions", "description")
+            only(body, "addActions", "removeActions", "description")
             found = auth.scope_maps.update(
                 record.id,
                 name,
                 add=body.get("addActions"),
                 remove=body.get("removeActions"),
-                description=_str(body, "description"),
+                description=text(body, "description"),
             )
         else:
             found = auth.scope_maps.get(record.id, name)
@@ -148,18 +118,18 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     async def create_token(request: Request) -> Response:
         record = registry(request)
         body = await json_body(request)
-        _only(body, "name", "scopeMap", "actions", "status", "expirationInDays")
-        name = _str(body, "name")
+        only(body, "name", "scopeMap", "actions", "status", "expirationInDays")
+        name = text(body, "name")
         if name is None:
             raise InvalidArgumentError("'name' is required")
         token, values = auth.tokens.create(
             record.id,
             record.name,
             name,
-            scope_map=_str(body, "scopeMap"),
+            scope_map=text(body, "scopeMap"),
             actions=body.get("actions"),
-            status=_str(body, "status") or "enabled",
-            expiry_days=_int(body, "expirationInDays"),
+            status=text(body, "status") or "enabled",
+            expiry_days=whole_number(body, "expirationInDays"),
         )
         return JSONResponse(token.to_json(_id(record), values), status_code=201)
 
@@ -171,9 +141,9 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             return Response(status_code=204)
         if request.method == "PATCH":
             body = await json_body(request)
-            _only(body, "scopeMap", "status")
+            only(body, "scopeMap", "status")
             found = auth.tokens.update(
-                record.id, name, scope_map=_str(body, "scopeMap"), status=_str(body, "status")
+                record.id, name, scope_map=text(body, "scopeMap"), status=text(body, "status")
             )
         else:
             found = auth.tokens.get(record.id, name)
@@ -182,12 +152,12 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     async def generate(request: Request) -> Response:
         record = registry(request)
         body = await json_body(request)
-        _only(body, "passwords", "expirationInDays")
+        only(body, "passwords", "expirationInDays")
         found, values = auth.tokens.generate(
             record.id,
             request.path_params["token"],
             body.get("passwords"),
-            _int(body, "expirationInDays"),
+            whole_number(body, "expirationInDays"),
         )
         shown = found.to_json(_id(record), values)["credentials"]
         shown["passwords"] = [p for p in shown["passwords"] if "value" in p]
@@ -196,8 +166,8 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     async def login_token(request: Request) -> Response:
         record = registry(request)
         body = await json_body(request)
-        _only(body, "username", "password")
-        username, password = _str(body, "username"), _str(body, "password")
+        only(body, "username", "password")
+        username, password = text(body, "username"), text(body, "password")
         realm = auth.realm(record.id, record.name, record.login_server)
         if username is None:
             # As 'az acr login': the signed-in principal's own rights, from its roles.
@@ -248,6 +218,9 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             ["POST"],
             rule("generateCredentials/action"),
         ),
-        # What the token grants comes from the caller's roles (or the token's scope map).
-        gate.route(f"{base}/login-token", login_token, ["POST"], SIGNED_IN),
+        # The token's rights come from the caller's roles (or the token's scope map); asking
+        # at all takes pull there, so that nobody without a role learns which registries exist.
+        gate.route(
+            f"{base}/login-token", login_token, ["POST"], Rule(roles.PULL, registry_scope(services))
+        ),
     ]

@@ -57,3 +57,58 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidArgumentError("request body must be a JSON object")
     return body
+
+
+# --- fields of a JSON body: each names the field and what it must be ------------------------
+
+
+def only(body: dict[str, Any], *allowed: str) -> None:
+    """Refuse fields the route does not know (a typo must not be silently ignored)."""
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown field {unknown[0][:40]!r}; expected {', '.join(allowed)}"
+        )
+
+
+def text(body: dict[str, Any], key: str, limit: int | None = None) -> str | None:
+    """An optional string field (None when absent)."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{key!r} must be a string")
+    if limit is not None and len(value) > limit:
+        raise InvalidArgumentError(f"{key!r} is longer than {limit} characters")
+    return value
+
+
+def required_text(
+    body: dict[str, Any], key: str, limit: int | None = None, allow_empty: bool = False
+) -> str:
+    """A string field that must be there (and, unless ``allow_empty``, not be empty)."""
+    value = text(body, key, limit)
+    if value is None or (not value and not allow_empty):
+        raise InvalidArgumentError(f"{key!r} is required and must be a non-empty string")
+    return value
+
+
+def boolean(body: dict[str, Any], key: str) -> bool | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidArgumentError(f"{key!r} must be true or false")
+    return value
+
+
+def whole_number(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidArgumentError(f"{key!r} must be a whole number")
+    return value
+
+
+def strings(body: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = body.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgumentError(f"{key!r} must be a list of strings")
+    return tuple(value)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from airlock.auth import roles
-from airlock.errors import InvalidArgumentError
+from airlock.errors import AirlockError
 from airlock.identity.groups import check_group_name
 from airlock.server.authz import (
     Gate,
@@ -17,24 +17,14 @@ from airlock.server.authz import (
     group_in_body,
     group_in_path,
     scope_in_body,
-    scope_in_query,
 )
 from airlock.server.listeners import RegistryListeners
-from airlock.server.routes.common import json_body
+from airlock.server.routes.common import json_body, required_text, text
 from airlock.server.services import Services
 
 _IDENTITIES = "Microsoft.ManagedIdentity/userAssignedIdentities"
 _GROUPS = "Microsoft.Resources/subscriptions/resourceGroups"
 _ASSIGNMENTS = "Microsoft.Authorization/roleAssignments"
-
-
-def _text(body: dict[str, Any], key: str, required: bool = False) -> str | None:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value):
-        raise InvalidArgumentError(f"{key!r} is required and must be a string")
-    return value
 
 
 def routes(services: Services, gate: Gate, listeners: RegistryListeners) -> list[GuardedRoute]:
@@ -50,9 +40,9 @@ def _identity_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
     async def create(request: Request) -> Response:
         body = await json_body(request)
-        group = _text(body, "resourceGroup", required=True) or ""
+        group = required_text(body, "resourceGroup")
         check_group_name(group)
-        record = principals.create(_text(body, "name", required=True) or "", group)
+        record = principals.create(required_text(body, "name"), group)
         services.identities.groups.ensure(group)
         return JSONResponse(record.to_json(), status_code=201)
 
@@ -95,7 +85,7 @@ def _group_routes(
     async def create(request: Request) -> Response:
         body = await json_body(request)
         record, created = groups.create(
-            _text(body, "name", required=True) or "", _text(body, "location") or "local"
+            required_text(body, "name"), text(body, "location") or "local"
         )
         return JSONResponse(record.to_json(), status_code=201 if created else 200)
 
@@ -146,9 +136,9 @@ def _role_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     async def create(request: Request) -> Response:
         body = await json_body(request)
         record = assignments.create(
-            _text(body, "assignee", required=True) or "",
-            _text(body, "role", required=True) or "",
-            _text(body, "scope", required=True) or "",
+            required_text(body, "assignee"),
+            required_text(body, "role"),
+            required_text(body, "scope"),
         )
         return JSONResponse(record.to_json(), status_code=201)
 
@@ -164,6 +154,16 @@ def _role_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             if gate.allowed(caller, f"{_ASSIGNMENTS}/read", a.scope)
         ]
         return JSONResponse([a.to_json() for a in visible])
+
+    async def doomed(request: Request) -> str | None:
+        """Where the first assignment the call would delete sits (each is checked again)."""
+        try:
+            found = assignments.matching(
+                ids=request.query_params.getlist("id"), **_filters(request)
+            )
+        except AirlockError:
+            return None  # nothing matches (or bad filters): decided at the top, then 4xx
+        return found[0].scope
 
     async def delete(request: Request) -> Response:
         ids = request.query_params.getlist("id")
@@ -190,9 +190,6 @@ def _role_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             Rule(f"{_ASSIGNMENTS}/read", filtered=True),
         ),
         gate.route(
-            "/api/role-assignments",
-            delete,
-            ["DELETE"],
-            Rule(f"{_ASSIGNMENTS}/delete", scope_in_query()),
+            "/api/role-assignments", delete, ["DELETE"], Rule(f"{_ASSIGNMENTS}/delete", doomed)
         ),
     ]

@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from airlock.auth import roles
-from airlock.errors import InvalidArgumentError, NotFoundError
+from airlock.errors import NotFoundError
 from airlock.importer.service import ImportRequest
 from airlock.registry.registries import RegistryRecord
 from airlock.server.authz import Gate, GuardedRoute, Rule, registry_scope
-from airlock.server.routes.common import flag, json_body
+from airlock.server.routes.common import boolean, flag, json_body, required_text, strings, text
 from airlock.server.services import Services
 
 IMPORT = "Microsoft.ContainerRegistry/registries/importImage/action"
@@ -83,36 +83,11 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
 def import_request(body: dict[str, Any]) -> ImportRequest:
     return ImportRequest(
-        source=_string(body, "source", required=True) or "",
-        images=_strings(body, "images"),
-        repositories=_strings(body, "repositories"),
-        force=_boolean(body, "force"),
-        registry=_string(body, "registry"),
-        username=_string(body, "username"),
-        password=_string(body, "password"),
+        source=required_text(body, "source"),
+        images=strings(body, "images"),
+        repositories=strings(body, "repositories"),
+        force=boolean(body, "force") or False,
+        registry=text(body, "registry"),
+        username=text(body, "username"),
+        password=text(body, "password"),
     )
-
-
-def _string(body: dict[str, Any], key: str, required: bool = False) -> str | None:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value):
-        raise InvalidArgumentError(
-            f"'{key}' must be a string" + (" (required)" if required else "")
-        )
-    return value
-
-
-def _strings(body: dict[str, Any], key: str) -> tuple[str, ...]:
-    value = body.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidArgumentError(f"'{key}' must be a list of strings")
-    return tuple(value)
-
-
-def _boolean(body: dict[str, Any], key: str) -> bool:
-    value = body.get(key, False)
-    if not isinstance(value, bool):
-        raise InvalidArgumentError(f"'{key}' must be true or false")
-    return value

@@ -6,8 +6,6 @@ query keys only.
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -15,7 +13,7 @@ from airlock.auth import roles
 from airlock.errors import InvalidArgumentError
 from airlock.identity.groups import check_group_name
 from airlock.server.authz import Gate, GuardedRoute, Rule, group_in_body, vault_scope
-from airlock.server.routes.common import json_body
+from airlock.server.routes.common import json_body, required_text, text
 from airlock.server.services import Services
 
 _VAULTS = "Microsoft.KeyVault/vaults"
@@ -24,26 +22,17 @@ _SECRETS = "Microsoft.KeyVault/vaults/secrets"
 _CREATOR_PERMISSIONS = ["get", "list", "set", "delete"]
 
 
-def _text(body: dict[str, Any], key: str, required: bool = False) -> str | None:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"{key!r} is required and must be a string")
-    return value
-
-
 def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     kv = services.vault
 
     async def create_vault(request: Request) -> Response:
         body = await json_body(request)
-        group = _text(body, "resourceGroup") or "default"
+        group = text(body, "resourceGroup") or "default"
         check_group_name(group)
         record = kv.vaults.create(
-            name=_text(body, "name", required=True) or "",
+            name=required_text(body, "name"),
             resource_group=group,
-            location=_text(body, "location") or "local",
+            location=text(body, "location") or "local",
         )
         services.identities.groups.ensure(record.resource_group)
         caller = request.state.caller
@@ -86,9 +75,9 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
     async def set_secret(request: Request) -> Response:
         body = await json_body(request)
-        value = _text(body, "value", required=True) or ""
+        value = required_text(body, "value", allow_empty=True)
         params = request.path_params
-        version = kv.secrets.set(params["vault"], params["name"], value, _text(body, "contentType"))
+        version = kv.secrets.set(params["vault"], params["name"], value, text(body, "contentType"))
         return JSONResponse(version.to_json(value))
 
     async def list_secrets(request: Request) -> Response:
