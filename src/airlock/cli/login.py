@@ -18,7 +18,6 @@ import argparse
 import base64
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +25,7 @@ from urllib.parse import urlencode
 from airlock.cli.api import segment
 from airlock.cli.errors import CLIError
 from airlock.cli.options import Context, Subparsers, add_global_arguments, add_registry_argument
+from airlock.common.files import write_private
 
 REFRESH_USERNAME = "00000000-0000-0000-0000-000000000000"
 
@@ -137,14 +137,4 @@ def store(path: Path, login_server: str, username: str, password: str) -> None:
         raise CLIError(f"the auth file {path} is not a JSON object")
     auths = document.setdefault("auths", {})
     auths[login_server] = {"auth": base64.b64encode(f"{username}:{password}".encode()).decode()}
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".auth-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=1)
-            out.write("\n")
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_private(path, (json.dumps(document, indent=1) + "\n").encode())

@@ -13,11 +13,11 @@ import json
 import os
 import resource
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from airlock.common.files import write_private
 from airlock.common.paths import default_home
 from airlock.engine.errors import EngineError
 
@@ -208,23 +208,15 @@ def render_registries_conf(insecure_registries: Iterable[str] = ()) -> str:
 # --- I/O --------------------------------------------------------------------------------------
 
 
-def write_if_changed(path: Path, text: str, mode: int = 0o644) -> bool:
-    """Atomically replace ``path`` with ``text`` unless it already holds exactly that."""
+def write_if_changed(path: Path, text: str) -> bool:
+    """Atomically replace ``path`` with ``text`` (mode 0600) unless it already holds exactly
+    that. Only podman, run as the same user, reads these files."""
     try:
         if path.read_text() == text:
             return False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        Path(tmp).chmod(mode)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(path, text.encode())
     return True
 
 
