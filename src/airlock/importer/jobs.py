@@ -14,8 +14,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from airlock.common.clock import now_iso
 from airlock.errors import AirlockError
-from airlock.registry.clock import now_iso
 
 RUNNING = "Running"
 SUCCEEDED = "Succeeded"

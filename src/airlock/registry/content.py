@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from airlock.common.clock import now_iso
 from airlock.db.raw import driver_connection, transaction
 from airlock.oci import mediatypes
 from airlock.oci.digest import Digest
 from airlock.oci.manifest import Descriptor, Manifest
 from airlock.registry import events as ev
-from airlock.registry.clock import now_iso
 from airlock.registry.errors import RegistryError
 from airlock.registry.locks import (
     DELETE,

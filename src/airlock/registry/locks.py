@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, replace
 
+from airlock.common.clock import now_iso
 from airlock.db.raw import transaction
-from airlock.registry.clock import now_iso
 from airlock.registry.errors import RegistryError
 
 WRITE = "writeEnabled"

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, exists, false, insert, or_, select, update
 from sqlalchemy.engine import Row
 
+from airlock.common.clock import now_iso
 from airlock.db import epochs
 from airlock.db.schema import (
     registries,
@@ -20,7 +21,6 @@ from airlock.db.schema import (
     tags,
 )
 from airlock.errors import ConflictError, InvalidArgumentError, LockedError, NotFoundError
-from airlock.registry.clock import now_iso
 from airlock.registry.locks import DELETE, Lock
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9]{5,50}$")

@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
+from airlock.common.clock import now_iso
 from airlock.db.raw import transaction
 from airlock.errors import InvalidArgumentError
 from airlock.oci.digest import Digest
 from airlock.registry.blobstore import BlobStore
-from airlock.registry.clock import now_iso
 from airlock.registry.content import ContentStore, Scope
 from airlock.registry.errors import RegistryError
 from airlock.storage.base import StorageDriver, StorageFullError
