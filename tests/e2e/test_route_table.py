@@ -888,3 +888,24 @@ def test_an_import_needs_pull_on_its_source_as_well(ctx: Context) -> None:
     assert status == 403, answer
     message = answer["error"]["message"]
     assert roles.PULL in message and f"'{ctx.shared_registry.scope}'" in message, message
+
+
+def test_the_activity_log_lists_every_change_made_here(ctx: Context) -> None:
+    """Runs after the per-route tests (file order): every route that changes state, and every
+    read of a secret value, was called here both refused and allowed, and the activity log
+    has both outcomes of each under its action, with the caller, the source and no secret."""
+    status, log = ctx.call("GET", "/api/activity-log", {"limit": "5000"})
+    assert status == 200 and isinstance(log, list)
+    outcomes: dict[str, set[str]] = {}
+    for entry in log:
+        assert entry["httpRequest"]["clientIpAddress"] == "127.0.0.1"
+        assert entry["caller"]
+        outcomes.setdefault(entry["operationName"], set()).add(entry["status"])
+    audited = [r for r in ROUTES if r.rule.action and (r.method != "GET" or r.rule.audit_reads)]
+    assert audited, "no audited route"
+    missing = [
+        (r.method, r.path, r.rule.action)
+        for r in audited
+        if not {"Succeeded", "Denied"} <= outcomes.get(str(r.rule.action), set())
+    ]
+    assert missing == [], "changes missing from the activity log (or one of their outcomes)"
