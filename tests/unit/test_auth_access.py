@@ -3,6 +3,7 @@ epoch, binding to the registry's uid and the identity's stamp."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from airlock.auth.access import AccessController, AccessDeniedError, Need, Realm
 from airlock.auth.identities import Current
 from airlock.auth.scopes import ANONYMOUS_PULL, EVERYTHING, AccessEntry, Permissions
 from airlock.auth.webtokens import TokenSigner
+from airlock.db import epochs
 
 REALM = Realm(1, "reg01", "127.0.0.1:5001", "uid-reg01")
 PULL_ONLY = Permissions.from_map_actions(["repositories/*/content/read"])
@@ -195,19 +197,49 @@ def test_principal_tokens_are_narrowed_by_the_principals_roles(
     assert caught.value.status == 403 and "identity 'p-1'" in caught.value.message
 
 
-def test_a_moved_epoch_drops_cached_grants(
+def test_a_change_by_this_process_drops_cached_grants_at_once(
     controller: AccessController, signer: TokenSigner, directory: FakeDirectory
 ) -> None:
     header = bearer(signer, "token:puller", repo("node", "pull"))
     controller.authorize(REALM, header, Need.repository("node", "pull"))
-    # The token is deleted (by this process or another one sharing the database): the store
-    # moved the epoch in the same transaction; nobody called forget().
+    # The token is deleted by a store of this process: it moved the epoch in the same
+    # transaction (and this process's counter); nobody called forget().
     del directory.identities["token:puller"]
-    controller.authorize(REALM, header, Need.repository("node", "pull"))  # epoch unchanged
+    controller.authorize(REALM, header, Need.repository("node", "pull"))  # nothing moved yet
     directory.epoch_value += 1
+    epochs.bump(_RecordingConnection())
     with pytest.raises(AccessDeniedError) as caught:
         controller.authorize(REALM, header, Need.repository("node", "pull"))
     assert caught.value.status == 401
+
+
+def test_a_change_by_another_process_drops_cached_grants_after_the_recheck_window(
+    controller: AccessController,
+    signer: TokenSigner,
+    directory: FakeDirectory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(epochs, "RECHECK_SECONDS", 0.02)
+    header = bearer(signer, "token:puller", repo("node", "pull"))
+    controller.authorize(REALM, header, Need.repository("node", "pull"))
+    # Another server process sharing the database deletes the token: only the database's
+    # counter moves, which this process reads again at most every RECHECK_SECONDS.
+    del directory.identities["token:puller"]
+    directory.epoch_value += 1
+    time.sleep(0.03)
+    with pytest.raises(AccessDeniedError) as caught:
+        controller.authorize(REALM, header, Need.repository("node", "pull"))
+    assert caught.value.status == 401
+
+
+class _RecordingConnection:
+    """Stands in for a SQLAlchemy connection in ``epochs.bump``."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def execute(self, statement: object, parameters: object = None) -> None:
+        self.statements.append(str(statement))
 
 
 def test_a_token_of_a_previous_registry_with_the_same_name_is_refused(

@@ -3,10 +3,11 @@
 A request carries ``Authorization: Bearer <JWT>`` from the token endpoint. The first time a
 JWT is seen it is verified (signature, expiry with ``LEEWAY`` seconds of skew, audience =
 the registry's login server) and its identity looked up; the result is cached by the raw
-token string, so the next requests cost a dict lookup plus one read of the identity epoch
-(``airlock.db.epochs``): every change to who may do what moves the epoch in the same
-transaction, and the cache starts again when it moved, whichever server process sharing the
-database made the change. What a token grants is its ``access`` claim narrowed by what its
+token string, so the next requests cost a dict lookup. Every change to who may do what
+moves the identity epoch (``airlock.db.epochs``) in the same transaction, and the cache
+starts again when it moved: at the next request for a change this process made, within
+``epochs.RECHECK_SECONDS`` (50 ms) for one made by another server process sharing the
+database. What a token grants is its ``access`` claim narrowed by what its
 identity may do now; a token must also carry the registry's uid (``rid``) and its identity's
 current stamp, so that re-created registries and tokens and renewed credentials never honour
 old tokens.
@@ -41,6 +42,7 @@ from airlock.auth.scopes import (
     Permissions,
 )
 from airlock.auth.webtokens import LEEWAY, TokenInvalidError, TokenSigner
+from airlock.db import epochs
 
 CACHE_SIZE = 10_000
 
@@ -157,6 +159,8 @@ class AccessController:
         self.cache_size = cache_size
         self._cache: dict[str, Grant] = {}
         self._epoch: int | None = None
+        self._local = -1
+        self._recheck_at = 0.0
 
     def authorize(self, realm: Realm, authorization: str | None, need: Need | None) -> Grant:
         """The request's grant if it may do ``need`` (None: any valid credential);
@@ -201,12 +205,7 @@ class AccessController:
         raise AccessDeniedError(401, "authentication required", need, realm.challenge(need))
 
     def _verified(self, realm: Realm, token: str, need: Need | None) -> Grant:
-        # One indexed read of a one-row table (a few microseconds): the price of revocation
-        # that holds across server processes without a message bus.
-        epoch = self.directory.epoch()
-        if epoch != self._epoch:
-            self._cache.clear()
-            self._epoch = epoch
+        self._check_epoch()
         grant = self._cache.get(token)
         if grant is None:
             grant = self._verify(realm, token, need)
@@ -221,6 +220,21 @@ class AccessController:
         ):
             raise _invalid(realm, need, f"token is not for {realm.login_server}")
         return grant
+
+    def _check_epoch(self) -> None:
+        """Drop the cache when who may do what has changed: at once for changes made by this
+        process (``epochs.local``, free to read), and within ``epochs.RECHECK_SECONDS`` for
+        changes made by another process sharing the database (one indexed read of a one-row
+        table, made at most that often rather than on every request)."""
+        local = epochs.local()
+        now = time.monotonic()
+        if local == self._local and now < self._recheck_at:
+            return
+        self._local, self._recheck_at = local, now + epochs.RECHECK_SECONDS
+        epoch = self.directory.epoch()
+        if epoch != self._epoch:
+            self._cache.clear()
+            self._epoch = epoch
 
     def _verify(self, realm: Realm, token: str, need: Need | None) -> Grant:
         try:

@@ -1,9 +1,10 @@
 """JSON parsing with bounds, for everything a client sends (REST bodies, manifests).
 
 ``json.loads`` accepts input that later breaks the code handling it: nesting deep enough to
-exhaust the recursion limit, and ``\\ud800``-style escapes that decode to lone surrogates,
-which cannot be encoded as UTF-8 again (a secret value, a database row). ``loads_bounded``
-refuses both with ``JSONLimitError`` (a ``ValueError``), whose message says what and where.
+exhaust the recursion limit of whatever walks it next, and ``\\ud800``-style escapes that
+decode to lone surrogates, which cannot be encoded as UTF-8 again (a secret value, a
+database row). ``loads_bounded`` refuses both with ``JSONLimitError`` (a ``ValueError``),
+whose message says what.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import re
 from typing import Any
 
 MAX_DEPTH = 32
-# An escape pair (so that \\" never toggles a string), a quote or a bracket.
-_SIGNIFICANT = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
+# A \\uXXXX escape in the surrogate range (case-insensitive hex).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class JSONLimitError(ValueError):
@@ -25,45 +26,38 @@ def loads_bounded(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse ``data``; raises ``ValueError`` for malformed JSON and ``JSONLimitError`` for
     nesting deeper than ``max_depth`` or a string holding a lone surrogate."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
-    _check_depth(text, max_depth)
-    value = json.loads(text)
-    _check_strings(value)
+    try:
+        value = json.loads(text)
+    except RecursionError:  # far deeper than any limit: the parser itself gave up
+        raise JSONLimitError(f"JSON nested deeper than {max_depth} levels") from None
+    # The checks walk the parsed value only when the text could fail them: fewer brackets
+    # than the limit cannot nest past it, and a lone surrogate needs a \uD800-\uDFFF escape.
+    deep = text.count("[") + text.count("{") > max_depth
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    if deep or surrogates:
+        _check(value, max_depth, surrogates)
     return value
 
 
-def _check_depth(text: str, max_depth: int) -> None:
-    """Count brackets outside strings before parsing, so that a deep document is refused
-    without recursing into it. Only quotes, escapes and brackets are visited."""
-    depth = 0
-    in_string = False
-    for match in _SIGNIFICANT.finditer(text):
-        token = match.group()
-        if token == '"':
-            in_string = not in_string
-        elif in_string or token[0] == "\\":
-            continue
-        elif token in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise JSONLimitError(
-                    f"JSON nested deeper than {max_depth} levels (at character {match.start()})"
-                )
-        else:
-            depth -= 1
-
-
-def _check_strings(value: Any) -> None:
-    stack = [value]
+def _check(value: Any, max_depth: int, surrogates: bool) -> None:
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
-            _check_text(item)
-        elif isinstance(item, dict):
+            if surrogates:
+                _check_text(item)
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth + 1 > max_depth:
+            raise JSONLimitError(f"JSON nested deeper than {max_depth} levels")
+        if isinstance(item, dict):
             for key, child in item.items():
-                _check_text(key)
-                stack.append(child)
-        elif isinstance(item, list):
-            stack.extend(item)
+                if surrogates:
+                    _check_text(key)
+                stack.append((child, depth + 1))
+        else:
+            stack.extend((child, depth + 1) for child in item)
 
 
 def _check_text(text: str) -> None:
