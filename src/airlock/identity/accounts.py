@@ -39,6 +39,7 @@ from airlock.identity.principals import (
     TENANT,
     Principal,
     PrincipalStore,
+    principal_from_row,
 )
 
 USER = DIRECTORY_USER
@@ -142,13 +143,13 @@ class AccountStore:
         with self.engine.begin() as conn:
             row = conn.execute(select(principals).where(principals.c.kind == OWNER)).first()
             if row is not None:
-                return Account(_principal(row))
+                return Account(principal_from_row(row))
             return Account(PrincipalStore.insert(conn, name, "", OWNER, name))
 
     def owner(self) -> Account | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(principals).where(principals.c.kind == OWNER)).first()
-        return None if row is None else Account(_principal(row))
+        return None if row is None else Account(principal_from_row(row))
 
     # --- users ---------------------------------------------------------------------------
 
@@ -222,7 +223,7 @@ class AccountStore:
                 "'airlock ad sp list'",
                 "ServicePrincipalNotFound",
             )
-        return Account(_principal(row))
+        return Account(principal_from_row(row))
 
     def reset_credential(
         self, app_or_object_id: str, expiry_days: int | None = None
@@ -292,7 +293,7 @@ class AccountStore:
                 .where(principals.c.kind.in_(kinds))
                 .order_by(func.lower(principals.c.name))
             )
-            return [Account(_principal(row)) for row in rows]
+            return [Account(principal_from_row(row)) for row in rows]
 
     @staticmethod
     def _find_user(conn: Connection, name_or_id: str) -> Account | None:
@@ -306,7 +307,7 @@ class AccountStore:
                 )
             )
         ).first()
-        return None if row is None else Account(_principal(row))
+        return None if row is None else Account(principal_from_row(row))
 
     @staticmethod
     def _find_sp_by_app_id(conn: Connection, app_id: str) -> Account | None:
@@ -316,7 +317,7 @@ class AccountStore:
                 & (principals.c.client_id == app_id.strip().lower())
             )
         ).first()
-        return None if row is None else Account(_principal(row))
+        return None if row is None else Account(principal_from_row(row))
 
     @staticmethod
     def _add_credential(
@@ -337,15 +338,3 @@ class AccountStore:
         # (PrincipalStore.forget), and the epoch tells every process to drop cached grants.
         with self.engine.begin() as conn:
             PrincipalStore.forget(conn, account.principal)
-
-
-def _principal(row: Any) -> Principal:
-    return Principal(
-        row.principal_id,
-        row.client_id,
-        row.name,
-        row.resource_group,
-        row.kind,
-        row.created_at,
-        row.display_name,
-    )

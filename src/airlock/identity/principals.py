@@ -77,7 +77,7 @@ def check_identity_name(name: str) -> str:
     return name
 
 
-def _record(row: Row[Any]) -> Principal:
+def principal_from_row(row: Row[Any]) -> Principal:
     return Principal(
         row.principal_id,
         row.client_id,
@@ -143,7 +143,7 @@ class PrincipalStore:
                 "('airlock ad user list')",
                 "PrincipalNotFound",
             )
-        return _record(row)
+        return principal_from_row(row)
 
     def all(self, resource_group: str | None = None) -> list[Principal]:
         """User-assigned identities (as ``az identity list``), optionally of one group."""
@@ -154,7 +154,7 @@ class PrincipalStore:
             func.lower(principals.c.resource_group), func.lower(principals.c.name)
         )
         with self.engine.connect() as conn:
-            return [_record(row) for row in conn.execute(query)]
+            return [principal_from_row(row) for row in conn.execute(query)]
 
     def delete(self, resource_group: str, name: str) -> Principal:
         found = self.get(resource_group, name)
@@ -173,7 +173,7 @@ class PrincipalStore:
                 )
             ).first()
             if row is not None:
-                return _record(row)
+                return principal_from_row(row)
             return self.insert(conn, owner_name, "", stored_kind)
 
     def remove_system_identity(self, kind: str, owner_name: str) -> None:
@@ -185,7 +185,7 @@ class PrincipalStore:
                 )
             ).all()
             for row in rows:
-                self.forget(conn, _record(row))
+                self.forget(conn, principal_from_row(row))
 
     @staticmethod
     def _user(conn: Connection, resource_group: str, name: str) -> Principal | None:
@@ -196,7 +196,7 @@ class PrincipalStore:
                 & (func.lower(principals.c.resource_group) == resource_group.lower())
             )
         ).first()
-        return None if row is None else _record(row)
+        return None if row is None else principal_from_row(row)
 
     @staticmethod
     def insert(
