@@ -186,7 +186,8 @@ def add_service_principal(world: World, role: str | None, scope: str) -> tuple[s
     principal_id, app_id, secret = str(uuid.uuid4()), str(uuid.uuid4()), "s3cret-" + "x" * 30
     world.sql(
         "INSERT INTO principals (principal_id, client_id, name, resource_group, kind,"
-        " created_at, stamp) VALUES (:p, :c, 'ci-sp', '', 'service-principal', '2026-01-01T00:00:00', :s)",
+        " created_at, stamp)"
+        " VALUES (:p, :c, 'ci-sp', '', 'service-principal', '2026-01-01T00:00:00', :s)",
         p=principal_id,
         c=app_id,
         s=str(uuid.uuid4()),
