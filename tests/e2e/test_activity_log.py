@@ -101,6 +101,10 @@ def test_calls_are_recorded_and_no_secret_is_anywhere(server: Airlock) -> None:
                 return entry
         raise AssertionError(f"no {operation} by {caller} ({status}) in the activity log:\n{log}")
 
+    created = find("Microsoft.ContainerRegistry/registries/write", owner, "Succeeded")
+    assert created["resourceId"].endswith(
+        "/providers/Microsoft.ContainerRegistry/registries/activityreg"
+    )
     secret_read = find("Microsoft.KeyVault/vaults/secrets/getSecret/action", owner, "Succeeded")
     assert secret_read["resourceId"] == vault_id
     assert secret_read["httpRequest"]["clientIpAddress"] == "127.0.0.1"

@@ -119,8 +119,10 @@ class Gate:
                 raise
             finally:
                 if request.method != "GET" or rule.audit_reads:
-                    # A public route may name its caller once known (a successful login).
+                    # A public route may name its caller once known (a successful login), and
+                    # a create the resource it made (authorised at its group).
                     caller = caller or getattr(request.state, "caller", None)
+                    target = getattr(request.state, "created", None) or target
                     self._record(request, caller, rule, target, status)
 
         guarded.__name__ = getattr(endpoint, "__name__", "endpoint")

@@ -44,7 +44,9 @@ def _identity_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         check_group_name(group)
         record = principals.create(required_text(body, "name"), group)
         services.identities.groups.ensure(group)
-        return JSONResponse(record.to_json(), status_code=201)
+        document = record.to_json()
+        request.state.created = document["id"]
+        return JSONResponse(document, status_code=201)
 
     async def list_all(request: Request) -> Response:
         group = request.query_params.get("resourceGroup")

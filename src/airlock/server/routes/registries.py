@@ -45,7 +45,9 @@ def routes(services: Services, gate: Gate, listeners: RegistryListeners) -> list
         )
         # Recorded once the registry exists, so that bad input leaves no group behind.
         services.identities.groups.ensure(record.resource_group)
-        return JSONResponse(record.to_json(), status_code=201)
+        document = record.to_json()
+        request.state.created = document["id"]
+        return JSONResponse(document, status_code=201)
 
     async def list_registries(request: Request) -> Response:
         group = request.query_params.get("resourceGroup")

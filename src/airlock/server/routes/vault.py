@@ -40,6 +40,7 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         if not gate.allowed(caller, f"{_SECRETS}/setSecret/action", scope, data=True):
             # As Azure: the creator of a vault gets an access policy to its secrets.
             record = kv.policies.set_policy(record.name, caller.principal_id, _CREATOR_PERMISSIONS)
+        request.state.created = scope
         return JSONResponse(kv.policies.to_json(record), status_code=201)
 
     async def list_vaults(request: Request) -> Response:
