@@ -425,7 +425,7 @@ def test_server_delegates_to_server_main(
 
 
 def test_server_home_defaults_to_xdg_data_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airlock.cli.server import home
+    from airlock.common.paths import default_home
 
     monkeypatch.delenv("AIRLOCK_HOME", raising=False)
-    assert home() == Path.home() / ".local" / "share" / "airlock"
+    assert default_home() == Path.home() / ".local" / "share" / "airlock"

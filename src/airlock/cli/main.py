@@ -19,6 +19,7 @@ from airlock.cli import (
     acr_import,
     ad,
     credential,
+    doctor,
     group,
     identity,
     keyvault,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"airlock {__version__}")
     commands = _command_group(parser)
     server.register(commands)
+    doctor.register(commands)
     account.register(commands)
     account_parser = commands.add_parser(
         "account", help="Show the signed-in account.", description="The signed-in account."
@@ -131,7 +133,8 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
             "table output unavailable; use the --query option to select scalar fields"
         ) from None
     _write(text)
-    return 0
+    # A command may say it found a problem while still printing its answer (doctor).
+    return int(getattr(result, "exit_code", 0))
 
 
 def _write(text: str) -> None:

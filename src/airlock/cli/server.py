@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, cast
 
 from airlock.cli.options import Context, Subparsers, port_number
+from airlock.common.paths import default_home
 
 DEFAULT_PORT = 5080
 
@@ -32,19 +31,12 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run_server)
 
 
-def home() -> Path:
-    configured = os.environ.get("AIRLOCK_HOME")
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".local" / "share" / "airlock"
-
-
 def run_server(args: argparse.Namespace, ctx: Context) -> Any:
     # Imported here: the server pulls in SQLAlchemy and Starlette, which the client commands
     # must not pay for at start-up.
     module = importlib.import_module("airlock.server.main")
     run = cast(RunServer, module.run)
-    return ServerExit(run(port=args.port, home=home()))
+    return ServerExit(run(port=args.port, home=default_home()))
 
 
 class ServerExit(int):
