@@ -364,3 +364,55 @@ auth_epochs = Table(
     Column("name", String(32), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+
+# --- task runs (revision 0005) ------------------------------------------------------------
+
+# A run of a task (or a quick run: ``acr run`` / ``acr build``, with no task). ``run_id`` is
+# what people see (``ca1``, ``ca2``, ... per registry, as ACR); ``seq`` orders the queue.
+runs = Table(
+    "runs",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("registry_id", Integer, ForeignKey("registries.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("task", String(50)),  # NULL for quick runs
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("platform", String(64), nullable=False),
+    Column("definition", Text, nullable=False),  # what to run, as the runner reads it
+    Column("created_at", String(40), nullable=False),
+    Column("started_at", String(40)),
+    Column("finished_at", String(40)),
+    Column("worker", String(128)),  # who claimed it
+    Column("heartbeat_at", String(40)),
+    Column("error", Text),
+    UniqueConstraint("registry_id", "run_id"),
+    Index("ix_runs_status_seq", "status", "seq"),
+    Index("ix_runs_registry_task", "registry_id", "task"),
+)
+
+run_steps = Table(
+    "run_steps",
+    metadata,
+    Column("run", String(36), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("step_id", String(128), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("exit_code", Integer),
+    Column("started_at", String(40)),
+    Column("finished_at", String(40)),
+    Column("digests", Text),  # JSON: image references and the digests they resolved to
+    Column("error", Text),
+)
+
+# The next run number of each registry: one upsert allocates it, whatever the number of
+# server processes.
+run_counters = Table(
+    "run_counters",
+    metadata,
+    Column(
+        "registry_id", Integer, ForeignKey("registries.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("next", Integer, nullable=False),
+)

@@ -1,0 +1,152 @@
+"""The run store on a real SQLite database: numbering, the claim, recovery and cancellation.
+
+The concurrency test gives each claimer its own connection (as separate worker processes
+have), so the only thing keeping a run from being taken twice is the claim statement itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from airlock.db.engine import open_database
+from airlock.errors import ConflictError, InvalidArgumentError, NotFoundError
+from airlock.registry.registries import RegistryCatalog
+from airlock.runs.store import (
+    CANCELED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    RunStore,
+)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "airlock.db"
+
+
+@pytest.fixture
+def engine(database: Path) -> Engine:
+    return open_database(database)
+
+
+@pytest.fixture
+def registries(engine: Engine) -> tuple[int, int]:
+    catalog = RegistryCatalog(engine)
+    first = catalog.add(name="runsone", port=5101, resource_group="g", location="l", sku="Basic")
+    second = catalog.add(name="runstwo", port=5102, resource_group="g", location="l", sku="Basic")
+    return first.id, second.id
+
+
+def test_runs_are_numbered_per_registry(engine: Engine, registries: tuple[int, int]) -> None:
+    store = RunStore(engine)
+    one, two = registries
+    ids = [store.queue(one, "steps: []", task="t").run_id for _ in range(3)]
+    assert ids == ["ca1", "ca2", "ca3"]
+    assert store.queue(two, "steps: []").run_id == "ca1"  # another registry counts apart
+    run = store.get(one, "ca2")
+    assert (run.status, run.task, run.trigger, run.worker) == (QUEUED, "t", "Manual", None)
+    assert [r.run_id for r in store.recent(one, top=2)] == ["ca3", "ca2"]  # newest first
+    with pytest.raises(NotFoundError, match="list-runs"):
+        store.get(one, "ca99")
+    with pytest.raises(InvalidArgumentError, match="unknown trigger"):
+        store.queue(one, "steps: []", trigger="Whenever")
+
+
+def test_claims_take_the_oldest_run_and_each_run_once(
+    database: Path, engine: Engine, registries: tuple[int, int]
+) -> None:
+    store = RunStore(engine)
+    queued = [store.queue(registries[0], f"run {i}").id for i in range(40)]
+    taken: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def worker(name: str, own: RunStore) -> None:
+        while (run := own.claim(name)) is not None:
+            assert run.status == RUNNING and run.worker == name
+            with lock:
+                taken.append((run.id, name))
+
+    # A connection of its own for each claimer, as a process has (opened here: opening also
+    # migrates, which is not meant to run four times at once).
+    stores = [RunStore(open_database(database)) for _ in range(4)]
+    threads = [threading.Thread(target=worker, args=(f"w{i}", own)) for i, own in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    counts = Counter(run for run, _ in taken)
+    assert sorted(counts) == sorted(queued)
+    assert set(counts.values()) == {1}, "a run was claimed twice"
+    assert store.claim("late") is None
+
+
+def test_the_queue_is_first_in_first_out(engine: Engine, registries: tuple[int, int]) -> None:
+    store = RunStore(engine)
+    first = store.queue(registries[0], "a")
+    second = store.queue(registries[1], "b")
+    claimed = store.claim("w")
+    assert claimed is not None and claimed.id == first.id
+    claimed = store.claim("w")
+    assert claimed is not None and claimed.id == second.id
+
+
+def test_only_the_holder_heartbeats_and_finishes(
+    engine: Engine, registries: tuple[int, int]
+) -> None:
+    store = RunStore(engine)
+    store.queue(registries[0], "x")
+    run = store.claim("w1")
+    assert run is not None
+    assert store.heartbeat(run.id, "w1")
+    assert not store.heartbeat(run.id, "w2")
+    assert not store.finish(run.id, "w2", SUCCEEDED)
+    assert store.finish(run.id, "w1", SUCCEEDED)
+    assert not store.heartbeat(run.id, "w1")  # it has ended
+    done = store.by_id(run.id)
+    assert done.status == SUCCEEDED and done.finished_at is not None
+    with pytest.raises(InvalidArgumentError):
+        store.finish(run.id, "w1", RUNNING)
+
+
+def test_a_cancelled_run_is_no_longer_its_workers(
+    engine: Engine, registries: tuple[int, int]
+) -> None:
+    store = RunStore(engine)
+    store.queue(registries[0], "x")
+    run = store.claim("w1")
+    assert run is not None
+    assert store.cancel(registries[0], run.run_id).status == CANCELED
+    assert not store.heartbeat(run.id, "w1")
+    assert not store.finish(run.id, "w1", SUCCEEDED)
+    assert store.by_id(run.id).status == CANCELED
+    with pytest.raises(ConflictError, match="already ended"):
+        store.cancel(registries[0], run.run_id)
+
+
+def test_stale_and_interrupted_runs_fail_with_the_reason(
+    engine: Engine, registries: tuple[int, int]
+) -> None:
+    store = RunStore(engine)
+    for _ in range(3):
+        store.queue(registries[0], "x")
+    remote, local, fresh = store.claim("remote-1"), store.claim("server-pool-1"), store.claim("x")
+    assert remote is not None and local is not None and fresh is not None
+    with engine.begin() as conn:  # the remote worker went quiet a minute ago
+        conn.execute(
+            text("UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00+00:00' WHERE id = :id"),
+            {"id": remote.id},
+        )
+    stale = store.fail_stale(30, "worker remote-1 stopped heart-beating")
+    assert [r.id for r in stale] == [remote.id]
+    assert stale[0].status == FAILED and stale[0].error == "worker remote-1 stopped heart-beating"
+    interrupted = store.fail_interrupted("server-pool-", "interrupted: the server restarted")
+    assert [r.id for r in interrupted] == [local.id]
+    assert store.by_id(fresh.id).status == RUNNING  # heart-beating, not the server's: kept
+    assert not store.finish(remote.id, "remote-1", SUCCEEDED)  # too late to report
