@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select, update
 
 from airlock.auth.names import iso, now
 from airlock.auth.passwords import generate_password
-from airlock.crypto import MasterKey
+from airlock.crypto import MasterKey, SealError
 from airlock.db import epochs
 from airlock.db.schema import registries, registry_admin_passwords
 from airlock.errors import AirlockError, InvalidArgumentError
@@ -58,6 +59,27 @@ class AdminUsers:
     def __init__(self, engine: Engine, master_key: MasterKey) -> None:
         self.engine = engine
         self.master_key = master_key
+        self._revealed: Callable[[str], None] = lambda value: None
+
+    def on_new_password(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback`` with every password made from now on (the server's masker)."""
+        self._revealed = callback
+
+    def all_passwords(self) -> Iterator[str]:
+        """Every admin password of every registry (for the masker, at server start)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    registry_admin_passwords.c.registry_id,
+                    registry_admin_passwords.c.name,
+                    registry_admin_passwords.c.sealed,
+                )
+            ).all()
+        for row in rows:
+            try:
+                yield self.master_key.open(row.sealed, _context(row.registry_id, row.name)).decode()
+            except SealError:
+                continue  # cannot be shown either
 
     def ensure(self, registry_id: int) -> None:
         """Make the passwords a registry lacks (new registries, and those made before)."""
@@ -161,4 +183,5 @@ class AdminUsers:
         return [(name, opened[name]) for name in PASSWORD_NAMES if name in opened]
 
     def _seal(self, registry_id: int, name: str, value: str) -> bytes:
+        self._revealed(value)
         return self.master_key.seal(value.encode(), _context(registry_id, name))

@@ -55,6 +55,13 @@ class Services:
         master_key = load_master_key(home)
         registries = RegistryCatalog(engine)
         uploads = Uploads(content, blobs)
+        vault = KeyVault.open(engine, master_key)
+        auth = AuthService.open(home, engine, master_key)
+        # Before the server serves: every secret value and admin password is masked, those
+        # set before a restart included, and every admin password made from now on.
+        auth.admin.on_new_password(vault.masker.add)
+        vault.masker.add_many(vault.secrets.all_values())
+        vault.masker.add_many(auth.admin.all_passwords())
         return cls(
             home=home,
             engine=engine,
@@ -63,9 +70,9 @@ class Services:
             registries=registries,
             repositories=RepositoryService(content),
             registry_context=RegistryContext(content, uploads, blobs),
-            vault=KeyVault.open(engine, master_key),
+            vault=vault,
             identities=Identities.open(engine),
-            auth=AuthService.open(home, engine, master_key),
+            auth=auth,
             importer=ImportService(registries, content, uploads),
         )
 

@@ -1,45 +1,133 @@
-"""Secret masking: once Airlock has resolved a secret value, it shows as ``***`` everywhere.
+"""Secret masking: once Airlock knows a secret value, it shows as ``***`` everywhere.
 
-One process-wide ``SecretMasker`` (``MASKER``) collects every value the vault hands out; the
-log filter masks each record before any handler writes it, and the REST error handler masks
-error messages. Values shorter than ``MIN_LENGTH`` are not masked: replacing every ``a`` or
-``42`` in every log line would destroy the logs and reveal more about the value than it hides.
+One process-wide ``SecretMasker`` (``MASKER``) collects every value the vault stores or hands
+out (and, at server start, every value already in the vaults and every registry's admin
+passwords); the log filter masks each record before any handler writes it, and the REST error
+handler masks error messages. Values shorter than ``MIN_LENGTH`` are not masked: replacing
+every ``a`` or ``42`` in every log line would destroy the logs and reveal more about the value
+than it hides.
+
+How a text is searched, whatever the number of values:
+
+* Each value is found through an *anchor*: the value itself when it has at most
+  ``ANCHOR_LENGTH`` characters, otherwise the ``ANCHOR_LENGTH`` characters in its middle (the
+  middle, because values of one kind share their start and end, as PEM keys do). Every
+  anchor goes into one Aho-Corasick automaton (``pyahocorasick``, in C), which finds every
+  occurrence of every anchor in one pass over the text; each hit is checked against the
+  whole value with one ``str.startswith``. Masking costs one pass over the text plus one
+  comparison per anchor hit, not one per value, and the automaton holds at most
+  ``ANCHOR_LENGTH`` characters per value however long the values are.
+* ``add`` is O(len(value)): it records the value and its anchor. The automaton is rebuilt on
+  the next ``mask`` from the anchors alone (about ``ANCHOR_LENGTH`` × values characters, so
+  well under a millisecond for thousands of values), once for any number of ``add`` calls in
+  between. A built automaton is never changed, only replaced, so any thread may mask while
+  another adds.
+* Every occurrence of every value is masked, overlapping ones included: overlapping
+  occurrences are masked as one ``***`` (no character of either value shows), adjacent ones
+  each as their own ``***``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
+from collections.abc import Iterable
+from typing import Any
+
+import ahocorasick  # type: ignore[import-not-found]  # pyahocorasick ships no type stubs
 
 MIN_LENGTH = 4
 MASK = "***"
+ANCHOR_LENGTH = 32
+
+# One anchor's entry in the automaton: its length and the values it stands for, each with
+# the anchor's offset inside it.
+_Entry = tuple[int, tuple[tuple[int, str], ...]]
+
+
+def _anchor(value: str) -> tuple[str, int]:
+    """The anchor of ``value`` and its offset in the value."""
+    if len(value) <= ANCHOR_LENGTH:
+        return value, 0
+    offset = (len(value) - ANCHOR_LENGTH) // 2
+    return value[offset : offset + ANCHOR_LENGTH], offset
 
 
 class SecretMasker:
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        # anchor -> [(offset of the anchor in the value, value)]
+        self._anchors: dict[str, list[tuple[int, str]]] = {}
+        # The automaton masking uses; None until built, rebuilt after an add. Never mutated
+        # once published, so masking reads it without the lock.
+        self._automaton: Any = None
+        self._stale = False
         # Values are added from request handlers and read from any thread that logs.
         self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
         """Mask ``value`` from now on (values under MIN_LENGTH characters are ignored)."""
-        if len(value) < MIN_LENGTH:
-            return
+        self.add_many((value,))
+
+    def add_many(self, values: Iterable[str]) -> None:
+        """Mask every value of ``values`` from now on (one automaton rebuild for them all)."""
         with self._lock:
-            if value in self._values:
-                return
-            self._values.add(value)
-            # Longest first, so a value containing another is masked whole, not in parts.
-            ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            for value in values:
+                if len(value) < MIN_LENGTH or value in self._values:
+                    continue
+                self._values.add(value)
+                anchor, offset = _anchor(value)
+                self._anchors.setdefault(anchor, []).append((offset, value))
+                self._stale = True
 
     def mask(self, text: str) -> str:
-        pattern = self._pattern
-        if pattern is None or not text:
+        automaton = self._current()
+        if automaton is None or not text:
             return text
-        return pattern.sub(MASK, text)
+        spans: list[tuple[int, int]] = []
+        startswith = text.startswith
+        entry: _Entry
+        for end, entry in automaton.iter(text):
+            anchor_start = end + 1 - entry[0]
+            for offset, value in entry[1]:
+                start = anchor_start - offset
+                if start >= 0 and startswith(value, start):
+                    spans.append((start, start + len(value)))
+        if not spans:
+            return text
+        spans.sort()
+        parts: list[str] = []
+        done = 0  # text before this index is written out or masked
+        span_start, span_end = spans[0]
+        for start, end in spans[1:]:
+            if start < span_end:  # overlaps the span: one mask for both
+                span_end = max(span_end, end)
+                continue
+            parts += (text[done:span_start], MASK)
+            done = span_end
+            span_start, span_end = start, end
+        parts += (text[done:span_start], MASK, text[span_end:])
+        return "".join(parts)
+
+    def _current(self) -> Any:
+        if not self._stale:
+            return self._automaton
+        with self._lock:
+            if self._stale:
+                self._automaton = self._build()
+                self._stale = False
+            return self._automaton
+
+    def _build(self) -> Any:
+        if not self._anchors:
+            return None
+        automaton = ahocorasick.Automaton()
+        for anchor, holders in self._anchors.items():
+            # Longest value first: where values share an anchor, the longest is tried first.
+            ordered = tuple(sorted(holders, key=lambda holder: -len(holder[1])))
+            automaton.add_word(anchor, (len(anchor), ordered))
+        automaton.make_automaton()
+        return automaton
 
     def __len__(self) -> int:
         return len(self._values)
@@ -48,7 +136,9 @@ class SecretMasker:
         """Forget every value (tests only: a real process never forgets a secret)."""
         with self._lock:
             self._values.clear()
-            self._pattern = None
+            self._anchors.clear()
+            self._automaton = None
+            self._stale = False
 
 
 MASKER = SecretMasker()

@@ -10,6 +10,7 @@ through is registered with the masker.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +64,12 @@ class SecretVersion:
 
 
 def _context(vault: VaultRecord, name: str, version: str) -> str:
+    return _sealed_context(vault.id, name, version)
+
+
+def _sealed_context(vault_id: int, name: str, version: str) -> str:
     # Names are case-insensitive, so the context uses the lower-case form.
-    return f"vault/{vault.id}/secret/{name.lower()}/{version}"
+    return f"vault/{vault_id}/secret/{name.lower()}/{version}"
 
 
 def _secret_not_found(vault: VaultRecord, name: str, version: str | None = None) -> NotFoundError:
@@ -174,6 +179,27 @@ class SecretStore:
         with self.engine.begin() as conn:
             conn.execute(delete(vault_secrets).where(self._named(vault, name)))
         return current
+
+    def all_values(self) -> Iterator[str]:
+        """Every value stored, of every version of every secret of every vault, for the
+        masker to know them all when a server starts. A value whose seal does not open is
+        skipped: it cannot be shown either."""
+        query = select(
+            vault_secrets.c.vault_id,
+            vault_secrets.c.name,
+            vault_secrets.c.version,
+            vault_secrets.c.sealed,
+        ).order_by(vault_secrets.c.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        for row in rows:
+            try:
+                plain = self.key.open(
+                    row.sealed, _sealed_context(row.vault_id, row.name, row.version)
+                )
+            except SealError:
+                continue
+            yield plain.decode("utf-8")
 
     @staticmethod
     def _named(vault: VaultRecord, name: str) -> Any:
