@@ -416,3 +416,32 @@ run_counters = Table(
     ),
     Column("next", Integer, nullable=False),
 )
+
+
+# --- tasks (revision 0006) -----------------------------------------------------------------
+
+# A task: what to run (a task file, an inline command or a Dockerfile), where from (the
+# context), with which values. Secret values (--set-secret, --secret-arg) and a git access
+# token are sealed with the master key, as vault secrets are.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("registry_id", Integer, ForeignKey("registries.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("name_key", String(50), nullable=False),
+    Column("kind", String(16), nullable=False),  # file | cmd | dockerfile
+    Column("file_name", String(255)),
+    Column("definition", Text, nullable=False),
+    Column("context", Text, nullable=False),
+    Column("values_json", Text, nullable=False),
+    Column("sealed_secrets", LargeBinary),  # JSON object of secret values, sealed
+    Column("sealed_git_token", LargeBinary),
+    Column("platform", String(64), nullable=False),
+    Column("timeout", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("identity", String(36)),  # the system-assigned identity's principal id
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    UniqueConstraint("registry_id", "name_key"),
+)
