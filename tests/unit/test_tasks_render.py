@@ -72,15 +72,56 @@ def test_missing_value_renders_empty_like_acr_and_is_reported() -> None:
     assert result.missing == ("Values.nope", "Secrets.s")
 
 
-def test_unknown_run_field_and_unsupported_syntax_are_located() -> None:
+def test_unknown_run_field_and_template_errors_are_located() -> None:
     with pytest.raises(
         TaskFileError, match=r"^t:2:3: template \{\{.Run.Id\}\}: unknown field .Run.Id"
     ):
         render("x\n  {{.Run.Id}}", source="t", run=RUN)
-    with pytest.raises(TaskFileError, match=r"^t:1:1: .*'if' actions are not supported"):
-        render("{{if .Values.x}}y{{end}}", source="t", run=RUN)
-    with pytest.raises(TaskFileError, match=r"function 'toYaml' is not supported"):
-        render("{{ .Values | toYaml }}", source="t", run=RUN)
+    # Helm's toYaml is not Sprig's: Go refuses the template when it parses it.
+    with pytest.raises(TaskFileError, match=r'^t:3:1: template \{\{ .Values \| toYaml \}\}: '
+                       r'function "toYaml" not defined'):  # fmt: skip
+        render("a\nb\n{{ .Values | toYaml }}", source="t", run=RUN)
+    with pytest.raises(TaskFileError, match=r"^t:2:\d+: .*unexpected EOF"):
+        render("x\n{{if .Values.x}}y", source="t", run=RUN)
+    # Lines that start with # are dropped before rendering, and errors keep their own line.
+    with pytest.raises(TaskFileError, match=r"^t:3:1: .*wrong number of args for upper"):
+        render("# {{ bad\n  # {{ worse }}\n{{ upper }}", source="t", run=RUN)
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{if .Values.x}}yes{{else}}no{{end}}", "yes"),
+        ("{{if .Values.none}}yes{{else if .Values.x}}elif{{end}}", "elif"),
+        ("{{range $i, $c := .Values.list}}{{$i}}={{$c}} {{end}}", "0=a 1=b "),
+        ("{{range .Values.list}}{{if eq . \"b\"}}{{break}}{{end}}{{.}}{{end}}", "a"),
+        ("{{with .Values.deep}}{{.y}}{{end}}", "2"),
+        ("{{$r := .Run.Registry}}{{$r}}/{{ (printf \"%s-%d\" .Run.ID 7) | upper }}",
+         "contoso.azurecr.io/CF1-7"),
+        ('{{ "café" }} {{-3}} {{-\t.Values.x}} {{ "}}" }}', "café -31 }}"),
+        ("{{ .Values.deep }} {{ .Values.list }}", "map[y:2] [a b]"),
+        ("{{ len .Values.list }} {{ index .Values.list 1 }} {{ add 1 2 | mul 3 }}", "2 b 9"),
+        ("a\n# {{ .Values.x }} dropped\n  #indented too\nb", "a\nb"),
+    ],
+)  # fmt: skip
+def test_the_whole_language(template: str, expected: str) -> None:
+    assert text(template, values={"x": "1", "deep": {"y": 2}, "list": ["a", "b"]}) == expected
+
+
+def test_values_are_data_never_templates() -> None:
+    result = render("{{ .Values.v }} {{ .Values.v | upper }}", source="t", run=RUN,
+                    values={"v": "{{ .Run.ID }}"})  # fmt: skip
+    assert result.text == "{{ .Run.ID }} {{ .RUN.ID }}"
+
+
+def test_secrets_through_variables_and_with_are_reported() -> None:
+    result = render(
+        "{{ $p := .Secrets.pw }}{{ $p | upper }} {{ with .Secrets }}{{ .pw }}{{ end }}"
+        " {{ $.Run.ID }}",
+        source="t", run=RUN, secrets={"pw": "hunter2"},
+    )  # fmt: skip
+    assert result.text == "HUNTER2 hunter2 cf1"
+    assert result.secrets == {"HUNTER2", "hunter2"}
 
 
 def test_secrets_are_rendered_and_reported_for_masking() -> None:
