@@ -395,6 +395,37 @@ def test_user_configuration_is_not_read(
         check_reachable(parse_context(git_http.url), timeout=10)
 
 
+class _Redirect(BaseHTTPRequestHandler):
+    target: str
+
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", self.target + self.path.partition("/project.git")[2])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_token_is_not_carried_through_a_redirect(git_http: GitHttp) -> None:
+    handler = type("Handler", (_Redirect,), {"target": git_http.url})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        spec = parse_context(f"http://127.0.0.1:{server.server_address[1]}/project.git")
+        with pytest.raises(ContextUnreachableError) as caught:
+            check_reachable(spec, token=TOKEN, timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    assert "answers with a redirect" in caught.value.message
+    assert "give the URL it redirects to" in caught.value.message
+    assert git_http.seen_auth == []  # the other host never saw the request, nor the token
+
+
 # --- git URLs that do not answer -----------------------------------------------------------
 
 
@@ -570,6 +601,19 @@ def test_local_folder_with_a_fifo_is_refused(tmp_path: Path, run_dir: Path) -> N
 def test_missing_local_folder(tmp_path: Path) -> None:
     with pytest.raises(ContextUnreachableError, match="not a readable folder"):
         check_reachable(parse_context(str(tmp_path / "nope")))
+
+
+def test_server_state_folder_is_refused(tmp_path: Path, repo: Path, run_dir: Path) -> None:
+    state = tmp_path / "airlock-home"
+    (state / "keys").mkdir(parents=True)
+    (state / "keys" / "master.key").write_text("secret")
+    for text in [str(state), str(state / "keys"), str(tmp_path), f"file://{state}#main"]:
+        with pytest.raises(ContextRefusedError, match="Airlock's own state folder"):
+            check_reachable(parse_context(text), protected=[state])
+        with pytest.raises(ContextRefusedError, match="Airlock's own state folder"):
+            materialize(parse_context(text), run_dir, protected=[state])
+    assert list(run_dir.iterdir()) == []
+    check_reachable(parse_context(f"{repo}#main"), protected=[state])
 
 
 def test_no_context(run_dir: Path) -> None:

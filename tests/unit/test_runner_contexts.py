@@ -246,6 +246,8 @@ def test_git_environment_scopes_the_token_to_the_url(tmp_path: Path) -> None:
     }
     assert pairs[f"http.{url}.extraHeader"] == f"Authorization: Basic {token.basic_credentials()}"
     assert pairs["credential.helper"] == ""
+    assert pairs["http.followRedirects"] == "false"
     assert not any("ghp_envScoped987654" in value for value in env.values())
     without = git_environment(tmp_path, url, None)
     assert not any("extraHeader" in value for value in without.values())
+    assert "http.followRedirects" not in without.values()

@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from airlock.runner.credentials import GitAccessToken, as_token
 from airlock.runner.errors import (
     ContextAccessDeniedError,
     ContextError,
+    ContextRefusedError,
     ContextUnreachableError,
 )
 from airlock.runner.git import GitTimeoutError, failure_kind, git_environment, last_lines, run_git
@@ -51,6 +53,7 @@ SOURCE_FOLDER = "source"
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
+_REDIRECTED = re.compile(r"redirect|returned error: 30[1-8]\b", re.IGNORECASE)
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
@@ -238,13 +241,17 @@ def check_reachable(
     *,
     timeout: float = CHECK_TIMEOUT,
     limits: ContextLimits = DEFAULT_LIMITS,
+    protected: Sequence[Path] = (),
 ) -> None:
     """Refuse a context that does not answer, before anything runs.
 
     git: ``git ls-remote`` for the branch (or HEAD), killed after ``timeout`` s; the branch
     must exist. Local folder: exists and readable. Tarball: answers 200. /dev/null: nothing.
+    ``protected``: folders a path on this machine may neither be inside nor contain (the
+    server's state folder: a run must not read its keys).
     """
     secret = _token_for(spec, token)
+    check_not_protected(spec, protected)
     if spec.kind is ContextKind.NONE:
         return
     if spec.kind is ContextKind.LOCAL:
@@ -288,15 +295,18 @@ def materialize(
     *,
     timeout: float = FETCH_TIMEOUT,
     limits: ContextLimits = DEFAULT_LIMITS,
+    protected: Sequence[Path] = (),
 ) -> Path:
     """Put the context into ``workdir/source`` and return the folder the run uses.
 
     git: a shallow clone (``--depth 1``) of the branch, then the ``:folder`` inside it.
     Local folder: a copy (a run never changes the user's files). Tarball: downloaded (at
     most ``limits.max_download_bytes``) and checked entry by entry before extraction.
-    /dev/null: an empty folder. On failure ``workdir`` is left as it was.
+    /dev/null: an empty folder. On failure ``workdir`` is left as it was. ``protected``: as
+    for ``check_reachable``.
     """
     secret = _token_for(spec, token)
+    check_not_protected(spec, protected)
     source = workdir / SOURCE_FOLDER
     if source.exists() or source.is_symlink():
         raise ContextError(
@@ -353,6 +363,33 @@ def _clone(
     return folder
 
 
+def local_path(spec: ContextSpec) -> Path | None:
+    """The path on this machine a context reads, if any (a local folder, a file:// or
+    local repository)."""
+    if spec.kind is ContextKind.LOCAL:
+        return Path(spec.location)
+    if spec.kind is ContextKind.GIT and not spec.is_http:
+        url = spec.git_url
+        if url.startswith("file://"):
+            return Path(urllib.parse.unquote(url[len("file://") :]))
+    return None
+
+
+def check_not_protected(spec: ContextSpec, protected: Sequence[Path]) -> None:
+    """Refuse a context on this machine that is inside, or holds, a protected folder."""
+    path = local_path(spec)
+    if path is None:
+        return
+    real = Path(os.path.realpath(path))
+    for folder in protected:
+        guarded = Path(os.path.realpath(folder))
+        if real == guarded or real.is_relative_to(guarded) or guarded.is_relative_to(real):
+            raise ContextRefusedError(
+                f"the context {spec} is or holds Airlock's own state folder, which a run must "
+                "not read; give a folder outside it"
+            )
+
+
 def _token_for(spec: ContextSpec, token: GitAccessToken | str | None) -> GitAccessToken | None:
     secret = as_token(token)
     if secret is not None and not (spec.kind is ContextKind.GIT and spec.is_http):
@@ -388,6 +425,11 @@ def _git_error(
         return ContextUnreachableError(
             f"the git context {spec} does not answer ({detail}); "
             "check the URL and that the git server is up"
+        )
+    if _REDIRECTED.search(stderr):
+        return ContextUnreachableError(
+            f"the git context {spec} answers with a redirect ({detail}), which Airlock does not "
+            "follow with an access token; give the URL it redirects to"
         )
     if kind == "missing":
         return ContextUnreachableError(

@@ -11,7 +11,8 @@ Every git command gets a fresh environment, not the server's:
   through a redirect;
 - the access token, if any, becomes ``http.<url>.extraHeader`` through ``GIT_CONFIG_COUNT``/
   ``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``: git sends it only to that URL, it is not in argv
-  (which every user of the machine can read) and not in the clone's ``.git/config``.
+  (which every user of the machine can read) and not in the clone's ``.git/config``; with a
+  token git follows no redirect, since it would send the header to the new host too.
 
 Output is masked (token and header) before it reaches a message.
 """
@@ -49,6 +50,8 @@ def git_environment(home: Path, url: str, token: GitAccessToken | None) -> dict[
     if token is not None:
         header = f"Authorization: Basic {token.basic_credentials()}"
         config.append((f"http.{url}.extraHeader", header))
+        # git sends extra headers to wherever a redirect leads: with a token, no redirects.
+        config.append(("http.followRedirects", "false"))
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
