@@ -31,6 +31,7 @@ from airlock.runner import (
     GitAccessToken,
     RunWorkspace,
     check_reachable,
+    head_commit,
     materialize,
     parse_context,
     resolve_inside,
@@ -117,6 +118,7 @@ def test_local_repository_by_path_with_branch_and_folder(repo: Path, run_dir: Pa
     # a shallow clone of one branch
     assert git("rev-list", "--count", "HEAD", cwd=run_dir / "source").strip() == "1"
     assert git("branch", "-r", cwd=run_dir / "source").split() == ["origin/dev"]
+    assert head_commit(run_dir) == git("rev-parse", "dev", cwd=repo).strip()
 
 
 def test_file_url_default_branch_and_named_branch(bare: Path, tmp_path: Path) -> None:
@@ -619,6 +621,7 @@ def test_server_state_folder_is_refused(tmp_path: Path, repo: Path, run_dir: Pat
 def test_no_context(run_dir: Path) -> None:
     context = materialize(parse_context("/dev/null"), run_dir)
     assert context.is_dir() and list(context.iterdir()) == []
+    assert head_commit(run_dir) is None
 
 
 # --- a whole run: -f checks and cleanup ------------------------------------------------------

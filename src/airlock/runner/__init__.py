@@ -11,6 +11,7 @@ from airlock.runner.contexts import (
     ContextKind,
     ContextSpec,
     check_reachable,
+    head_commit,
     materialize,
     parse_context,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "GitAccessToken",
     "RunWorkspace",
     "check_reachable",
+    "head_commit",
     "materialize",
     "parse_context",
     "resolve_inside",

@@ -363,6 +363,21 @@ def _clone(
     return folder
 
 
+def head_commit(workdir: Path, timeout: float = CHECK_TIMEOUT) -> str | None:
+    """The commit a git context was cloned at (for ``$Commit``), else None."""
+    source = workdir / SOURCE_FOLDER
+    if not (source / ".git").is_dir():
+        return None
+    with tempfile.TemporaryDirectory(prefix="airlock-git-home-") as home:
+        env = git_environment(Path(home), "file:///", None)
+        try:
+            result = run_git(["rev-parse", "--verify", "-q", "HEAD"], env, timeout, cwd=source)
+        except GitTimeoutError:
+            return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
+
+
 def local_path(spec: ContextSpec) -> Path | None:
     """The path on this machine a context reads, if any (a local folder, a file:// or
     local repository)."""
