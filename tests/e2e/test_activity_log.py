@@ -181,3 +181,22 @@ def test_the_owner_cannot_sign_itself_out(server: Airlock) -> None:
     status, account = server.api("GET", "/api/account")
     assert status == 200 and isinstance(account, dict)
     assert account["user"]["type"] == "owner"
+
+
+def test_generated_passwords_are_masked_once_shown(server: Airlock) -> None:
+    """A token's and a service principal's passwords are shown once and kept hashed; from
+    then on, an error that would quote one (here: used as a secret's name) masks it."""
+    server.create_registry("maskedpw", port=free_port())
+    made = ok(
+        server,
+        "POST",
+        "/api/registries/maskedpw/tokens",
+        {"name": "masked-token", "scopeMap": "_repositories_pull"},
+    )
+    sp = ok(server, "POST", "/api/ad/sps", {"name": "masked-sp"})
+    ok(server, "POST", "/api/vaults", {"name": "masked-kv"})
+    for password in (made["credentials"]["passwords"][0]["value"], sp["password"]):
+        status, answer = server.api("GET", f"/api/vaults/masked-kv/secrets/{password}")
+        assert status == 404
+        text = json.dumps(answer)
+        assert password not in text and "***" in text

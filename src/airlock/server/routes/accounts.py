@@ -25,6 +25,7 @@ from airlock.identity.principals import OWNER, SERVICE_PRINCIPAL, TENANT
 from airlock.server.authz import PUBLIC, SIGNED_IN, Caller, Gate, GuardedRoute, Rule
 from airlock.server.routes.common import integer, json_body, only, required_text, text
 from airlock.server.services import Services
+from airlock.vault.masking import MASKER
 
 log = logging.getLogger("airlock.api")
 
@@ -152,6 +153,7 @@ def _user_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         body = await json_body(request)
         only(body, "userPrincipalName", "displayName", "password")
         name = required_text(body, "userPrincipalName", limit=255)
+        MASKER.add(required_text(body, "password", limit=256))
         made = accounts.create_user(
             name,
             text(body, "displayName", limit=120) or name,
@@ -201,6 +203,7 @@ def _sp_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         account, secret = accounts.create_service_principal(
             required_text(body, "name", limit=256), _days(body)
         )
+        MASKER.add(secret)
         for scope in scopes:
             assignments.create(account.principal_id, str(role), scope)
         return JSONResponse(
@@ -227,6 +230,7 @@ def _sp_routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         body = await json_body(request)
         only(body, "years")
         account, secret = accounts.reset_credential(request.path_params["id"], _days(body))
+        MASKER.add(secret)
         return JSONResponse({"appId": account.app_id, "password": secret, "tenant": TENANT})
 
     path = "/api/ad/sps/{id}"

@@ -23,6 +23,7 @@ from airlock.registry.registries import RegistryRecord
 from airlock.server.authz import Gate, GuardedRoute, Rule, registry_scope
 from airlock.server.routes.common import boolean, json_body, only, text, whole_number
 from airlock.server.services import Services
+from airlock.vault.masking import MASKER
 
 _REGISTRIES = "Microsoft.ContainerRegistry/registries"
 
@@ -131,6 +132,8 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             status=text(body, "status") or "enabled",
             expiry_days=whole_number(body, "expirationInDays"),
         )
+        # Shown once, kept hashed: masked in this process's logs and errors from now on.
+        MASKER.add_many(values.values())
         return JSONResponse(token.to_json(_id(record), values), status_code=201)
 
     async def token(request: Request) -> Response:
@@ -159,6 +162,7 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             body.get("passwords"),
             whole_number(body, "expirationInDays"),
         )
+        MASKER.add_many(values.values())
         shown = found.to_json(_id(record), values)["credentials"]
         shown["passwords"] = [p for p in shown["passwords"] if "value" in p]
         return JSONResponse(shown)
