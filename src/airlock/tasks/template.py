@@ -21,6 +21,7 @@ from airlock.tasks.gotemplate import TemplateError, execute, parse
 from airlock.tasks.gotemplate.exec import Strict, Trace, to_data
 from airlock.tasks.gotemplate.funcs import FUNCS
 from airlock.tasks.gotemplate.lexer import Item, lex
+from airlock.tasks.gotemplate.values import valid_text
 
 _ACTION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _COMMENT_LINE = re.compile(r"[ \t\r\n\v\f]*#")
@@ -78,7 +79,7 @@ def render_template(text: str, data: Mapping[str, Any], *, source: str, secret_r
         rendered = execute(tmpl, body, to_data(data), trace)
     except TemplateError as err:
         raise _located(err, body, origin, source) from None
-    out = Output(rendered.replace("<no value>", ""))
+    out = Output(valid_text(rendered.replace("<no value>", "")))
     out.secrets = {s.replace("<no value>", "") for s in trace.tainted} - {""}
     out.missing = list(dict.fromkeys(trace.missing))
     return out

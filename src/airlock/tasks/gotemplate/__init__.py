@@ -17,7 +17,8 @@ def render(text: str, data: object, trace: object = None) -> str:
     then every ``<no value>`` removed from the output."""
     from airlock.tasks.gotemplate.exec import Trace, to_data
     from airlock.tasks.gotemplate.funcs import FUNCS
+    from airlock.tasks.gotemplate.values import valid_text
 
     tmpl = parse(text, FUNCS)
     out = execute(tmpl, text, to_data(data), trace if isinstance(trace, Trace) else None)
-    return out.replace("<no value>", "")
+    return valid_text(out.replace("<no value>", ""))

@@ -18,6 +18,7 @@ from airlock.tasks.gotemplate.parser import Template
 from airlock.tasks.gotemplate.values import (
     NIL,
     IMap,
+    StrMap,
     print_value,
     sort_key,
     truth,
@@ -25,7 +26,8 @@ from airlock.tasks.gotemplate.values import (
     unwrap,
 )
 
-MAX_DEPTH = 1000
+MAX_DEPTH = 1000  # nested {{template}} calls
+MAX_OUTPUT = 64 << 20  # characters one execution may write
 _MISSING = object()  # no piped value
 
 
@@ -60,6 +62,7 @@ class Executor:
         self.vars: list[tuple[str, Any]] = []
         self.tainted_vars: set[str] = set()
         self.depth = 0
+        self.size = 0
         self.taint = False  # the value being evaluated came from a tainted root
         self.dot_taint = False  # dot came from a tainted root (inside with/range)
         self.missing: list[str] = []
@@ -75,6 +78,9 @@ class Executor:
 
     def walk(self, dot: Any, node: n.Node) -> None:
         if isinstance(node, n.TextNode):
+            self.size += len(node.text)
+            if self.size > MAX_OUTPUT:
+                raise self.error(node, f"output longer than {MAX_OUTPUT} characters")
             self.out.append(node.text)
         elif isinstance(node, n.ActionNode):
             assert node.pipe is not None
@@ -87,6 +93,9 @@ class Executor:
                     self.trace.tainted.add(text)
                 if text in ("", "<no value>"):
                     self.trace.missing.extend(self.missing)
+                self.size += len(text)
+                if self.size > MAX_OUTPUT:
+                    raise self.error(node, f"output longer than {MAX_OUTPUT} characters")
                 self.out.append(text)
         elif isinstance(node, n.ListNode):
             for child in node.nodes:
@@ -320,7 +329,7 @@ class Executor:
                 raise self.error(node, f"{name} is not a method but has arguments")
             if name not in receiver:
                 self.missing.append(path.lstrip("."))
-                return NIL
+                return "" if isinstance(receiver, StrMap) else NIL
             return self._slot(receiver[name], node)
         raise self.error(node, f"can't evaluate field {name} in type {type_name(receiver)}")
 
@@ -383,7 +392,7 @@ class Executor:
             raise self.error(ident, f"wrong number of args for {name}: want at least 1 got 0")
         value: Any = None
         for arg in operands:
-            value = unwrap(self.arg_any(dot, arg))
+            value = None if isinstance(arg, n.NilNode) else unwrap(self.arg_any(dot, arg))
             if truth(value) != (name == "and"):
                 return value
         if final is not _MISSING:

@@ -16,7 +16,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from airlock.tasks.gotemplate.values import NIL, IMap, sprint_one, truth, type_name, unwrap
+from airlock.tasks.gotemplate.strconv import parse_float, parse_int
+from airlock.tasks.gotemplate.values import (
+    NIL,
+    IMap,
+    Int64,
+    StrList,
+    StrMap,
+    go_string,
+    int64,
+    sort_key,
+    sprint_one,
+    truth,
+    type_name,
+    unwrap,
+)
 
 
 class FuncError(Exception):
@@ -48,13 +62,13 @@ def convert_arg(kind: str, value: Any) -> Any:
             return None
         raise FuncError(f"invalid value; expected {_KIND[kind][1]}")
     if kind == "d":
-        if isinstance(value, dict) and not isinstance(value, IMap):
+        if isinstance(value, dict) and not isinstance(value, (IMap, StrMap)):
             return value
         raise FuncError(
             f"wrong type for value; expected map[string]interface {{}}; got {type_name(value)}"
         )
     py, name = _KIND[kind]
-    ok = isinstance(value, py) and (kind != "i" or not isinstance(value, bool))
+    ok = isinstance(value, py) and (kind != "i" or not isinstance(value, (bool, Int64)))
     if not ok:
         raise FuncError(f"wrong type for value; expected {name}; got {type_name(value)}")
     return value
@@ -86,6 +100,8 @@ def _go_quote(s: str) -> str:
             out.append("\\t")
         elif ch == "\v":
             out.append("\\v")
+        elif 0xDC80 <= code <= 0xDCFF:  # an invalid byte, kept by surrogateescape
+            out.append(f"\\x{code - 0xDC00:02x}")
         elif ch.isprintable() or ch == " ":
             out.append(ch)
         elif code < 0x80:
@@ -115,8 +131,6 @@ def _to_int(v: Any) -> int:
     if isinstance(v, float):
         return int(v) if math.isfinite(v) else 0
     if isinstance(v, str):
-        from airlock.tasks.gotemplate.strconv import parse_int
-
         parsed = parse_int(v, unsigned=False)
         return parsed if parsed is not None else 0
     return 0
@@ -129,10 +143,12 @@ def _to_float(v: Any) -> float:
     if isinstance(v, (int, float)):
         return float(v)
     if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return 0.0
+        special = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "infinity": math.inf,
+                   "+infinity": math.inf, "-infinity": -math.inf, "nan": math.nan}  # fmt: skip
+        if v.lower() in special:
+            return special[v.lower()]
+        parsed = parse_float(v)
+        return parsed if parsed is not None else 0.0
     return 0.0
 
 
@@ -195,7 +211,7 @@ def _length(v: Any) -> int:
     if v is None:
         raise FuncError("len of nil pointer")
     if isinstance(v, (str,)):
-        return len(v.encode("utf-8"))
+        return len(v.encode("utf-8", "surrogateescape"))
     if isinstance(v, (list, dict)):
         return len(v)
     raise FuncError(f"len of type {type_name(v)}")
@@ -210,20 +226,31 @@ def _index(item: Any, *keys: Any) -> Any:
         if isinstance(item, (list, str)):
             if not isinstance(key, int) or isinstance(key, bool):
                 raise FuncError(f"cannot index slice/array with type {type_name(key)}")
-            size = len(item.encode("utf-8")) if isinstance(item, str) else len(item)
+            size = (
+                len(item.encode("utf-8", "surrogateescape")) if isinstance(item, str) else len(item)
+            )
             if key < 0 or key >= size:
                 raise FuncError(f"index out of range: {key}")
-            item = item.encode("utf-8")[key] if isinstance(item, str) else item[key]
+            item = (
+                item.encode("utf-8", "surrogateescape")[key] if isinstance(item, str) else item[key]
+            )
         elif isinstance(item, dict):
             if not isinstance(item, IMap) and not isinstance(key, str):
                 raise FuncError(f"value has type {type_name(key)}; should be string")
-            item = item.get(key, None)
+            item = item.get(key, "" if isinstance(item, StrMap) else None)
         elif item is None:
             raise FuncError("index of untyped nil")
         else:
             raise FuncError(f"can't index item of type {type_name(item)}")
         item = NIL if item is None else item
     return item
+
+
+def _eval_args(*args: Any) -> str:
+    """text/template's ``evalArgs`` for html, js and urlquery: nil prints ``<no value>``."""
+    if len(args) == 1 and isinstance(args[0], str):
+        return args[0]
+    return _sprint(*(("<no value>" if unwrap(a) is None else a) for a in args))
 
 
 def _sprint(*args: Any) -> str:
@@ -240,7 +267,7 @@ def _sprintln(*args: Any) -> str:
     return " ".join(sprint_one(unwrap(a)) for a in args) + "\n"
 
 
-_VERB = re.compile(r"%([-+# 0]*)(\d+|\*)?(?:\.(\d+|\*)?)?([a-zA-Z%])")
+_VERB = re.compile(r"%([-+# 0]*)(\d+|\*)?(?:\.(\d+|\*)?)?(.|$)", re.DOTALL)
 
 
 def _sprintf(fmt: str, *args: Any) -> str:
@@ -254,29 +281,78 @@ def _sprintf(fmt: str, *args: Any) -> str:
         if verb == "%":
             out.append("%")
             continue
+        if verb == "":
+            out.append("%!(NOVERB)")
+            continue
         if used >= len(args):
             out.append(f"%!{verb}(MISSING)")
             continue
         arg = unwrap(args[used])
         used += 1
-        text = _format_one(verb, arg, prec)
-        if text is None:
-            text = f"%!{verb}({type_name(arg)}={sprint_one(arg)})"
-        if width and width != "*":
-            w = int(width)
-            if "-" in flags:
-                text = text.ljust(w)
-            elif "0" in flags and verb in "dfegx" and isinstance(arg, (int, float)):
-                sign = text[0] if text[:1] in "+-" else ""
-                text = sign + text[len(sign) :].rjust(w - len(sign), "0")
-            else:
-                text = text.rjust(w)
-        out.append(text)
+        out.append(_fmt_value(verb, flags, width, prec, arg, top=True))
     out.append(fmt[pos:])
     if used < len(args):
-        extra = ", ".join(f"{type_name(unwrap(a))}={sprint_one(unwrap(a))}" for a in args[used:])
+        extra = ", ".join(
+            "<nil>" if unwrap(a) is None else f"{type_name(unwrap(a))}={sprint_one(unwrap(a))}"
+            for a in args[used:]
+        )
         out.append(f"%!(EXTRA {extra})")
     return "".join(out)
+
+
+def _hex_float(f: float, *, upper: bool) -> str:
+    """``%x`` of a float64: Go's shortest hexadecimal mantissa, a two-digit exponent."""
+    if not math.isfinite(f):
+        return sprint_one(f)
+    text = f.hex()  # e.g. -0x1.8000000000000p+1
+    sign = "-" if text.startswith("-") else ""
+    mant, _, exp = text.lstrip("-")[2:].partition("p")
+    whole, _, frac = mant.partition(".")
+    frac = frac.rstrip("0")
+    e = int(exp)
+    if f == 0:
+        e = 0
+    body = f"0x{whole}{'.' + frac if frac else ''}p{'-' if e < 0 else '+'}{abs(e):02d}"
+    return sign + (body.upper().replace("0X", "0X") if upper else body)
+
+
+def _fmt_value(
+    verb: str, flags: str, width: str | None, prec: str | None, arg: Any, *, top: bool
+) -> str:
+    """One ``fmt`` operand: slices and maps are formatted element by element, as Go does."""
+    arg = unwrap(arg)
+    if arg is None and not top:
+        return "<nil>"
+    if isinstance(arg, (list, dict)):
+        if isinstance(arg, dict):
+            items = sorted(arg.items(), key=lambda kv: sort_key(kv[0]))
+            inner = " ".join(
+                _fmt_value(verb, flags, width, prec, k, top=False)
+                + ":"
+                + _fmt_value(verb, flags, width, prec, v, top=False)
+                for k, v in items
+            )
+            return f"map[{inner}]"
+        inner = " ".join(_fmt_value(verb, flags, width, prec, v, top=False) for v in arg)
+        return f"[{inner}]"
+    text = _format_one(verb, arg, prec)
+    bad = text is None
+    if text is None:
+        text = sprint_one(arg)
+    if width and width != "*":
+        w = int(width)
+        if w > MAX_STRING:
+            raise FuncError(f"width {w} is larger than {MAX_STRING}")
+        if "-" in flags:
+            text = text.ljust(w)
+        elif "0" in flags:
+            sign = text[0] if text[:1] in "+-" and isinstance(arg, (int, float)) else ""
+            text = sign + text[len(sign) :].rjust(w - len(sign), "0")
+        else:
+            text = text.rjust(w)
+    if bad:
+        text = f"%!{verb}(<nil>)" if arg is None else f"%!{verb}({type_name(arg)}={text})"
+    return text
 
 
 def _format_one(verb: str, arg: Any, prec: str | None) -> str | None:
@@ -289,15 +365,26 @@ def _format_one(verb: str, arg: Any, prec: str | None) -> str | None:
         return None
     if verb == "q" and isinstance(arg, str):
         return _go_quote(arg)
+    if verb == "q" and isinstance(arg, int) and not isinstance(arg, bool):
+        if not 0 <= arg <= 0x10FFFF or 0xD800 <= arg <= 0xDFFF:
+            arg = 0xFFFD
+        inner = _go_quote(chr(arg))[1:-1].replace('\\"', '"')
+        return "'" + ("\\'" if inner == "'" else inner) + "'"
     if verb == "d" and isinstance(arg, int) and not isinstance(arg, bool):
         return str(arg)
     if verb == "t" and isinstance(arg, bool):
         return "true" if arg else "false"
     if verb in "xX" and isinstance(arg, (int, str)) and not isinstance(arg, bool):
-        text = format(arg, "x") if isinstance(arg, int) else arg.encode().hex()
+        text = (
+            format(arg, "x")
+            if isinstance(arg, int)
+            else arg.encode("utf-8", "surrogateescape").hex()
+        )
         if isinstance(arg, int) and arg < 0:
             text = "-" + format(-arg, "x")
         return text.upper() if verb == "X" else text
+    if verb in "xX" and isinstance(arg, float):
+        return _hex_float(arg, upper=verb == "X")
     if verb in "feEg" and isinstance(arg, float):
         if verb == "g" and prec is None:
             return sprint_one(arg)
@@ -314,15 +401,69 @@ def _b64enc(v: Any) -> str:
     v = unwrap(v)
     if v is None:
         return ""
-    text = v if isinstance(v, str) else f"<{type_name(v)} Value>"
-    return base64.b64encode(text.encode("utf-8")).decode()
+    text = v if isinstance(v, str) else f"<{type_name(v)} Value>"  # Go's reflect String()
+    return base64.b64encode(text.encode("utf-8", "surrogateescape")).decode()
+
+
+_B64 = {
+    c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+}
 
 
 def _b64dec(s: str) -> str:
-    try:
-        return base64.b64decode(s.encode("utf-8"), validate=True).decode("utf-8", "replace")
-    except ValueError as err:
-        return str(err)
+    """Sprig's ``b64dec``: Go's ``base64.StdEncoding.DecodeString``, its error text on error."""
+    data, error_at = _go_b64decode(s.encode("utf-8", "surrogateescape"))
+    if error_at is not None:
+        return f"illegal base64 data at input byte {error_at}"
+    return go_string(data)
+
+
+def _go_b64decode(src: bytes) -> tuple[bytes, int | None]:
+    """``encoding/base64`` ``decodeQuantum``, quantum by quantum: (bytes, error offset)."""
+    out = bytearray()
+    si = 0
+    while True:
+        buf = [0, 0, 0, 0]
+        dlen = 4
+        j = 0
+        err: int | None = None
+        while j < 4:
+            if si == len(src):
+                if j == 0:
+                    return bytes(out), None
+                return bytes(out), si - j
+            ch = src[si]
+            si += 1
+            if ch in _B64:
+                buf[j] = _B64[ch]
+                j += 1
+                continue
+            if ch in (10, 13):
+                continue
+            if ch != ord("="):
+                return bytes(out), si - 1
+            if j in (0, 1):
+                return bytes(out), si - 1
+            if j == 2:
+                while si < len(src) and src[si] in (10, 13):
+                    si += 1
+                if si == len(src):
+                    return bytes(out), len(src)
+                if src[si] != ord("="):
+                    return bytes(out), si - 1
+                si += 1
+            while si < len(src) and src[si] in (10, 13):
+                si += 1
+            if si < len(src):
+                err = si
+            dlen = j
+            break
+        val = buf[0] << 18 | buf[1] << 12 | buf[2] << 6 | buf[3]
+        out += bytes([(val >> 16) & 0xFF, (val >> 8) & 0xFF, val & 0xFF])[: dlen - 1]
+        if err is not None:
+            return bytes(out), err
+        if dlen < 4:
+            return bytes(out), None
 
 
 def _dict(*args: Any) -> dict[str, Any]:
@@ -377,24 +518,61 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _slice(b: bytes, low: int | None, high: int | None) -> str:
+    """Go's ``s[low:high]`` on a string's bytes; out of range is Go's run-time panic."""
+    lo = 0 if low is None else low
+    hi = len(b) if high is None else high
+    if hi < 0 or hi > len(b):
+        raise FuncError(f"runtime error: slice bounds out of range [:{hi}] with length {len(b)}")
+    if lo < 0 or lo > hi:
+        raise FuncError(f"runtime error: slice bounds out of range [{lo}:{hi}]")
+    return go_string(b[lo:hi])
+
+
+_LATIN1_SPACE = frozenset("\t\n\v\f\r \x85\xa0")
+
+
+def _nospace(s: str) -> str:
+    """goutils ``DeleteWhiteSpace``, which Sprig uses: it reads the string byte by byte, each
+    byte as a code point (so non-ASCII text comes out as Latin-1 mojibake, as in Go), unless
+    there was no space to delete."""
+    raw = s.encode("utf-8", "surrogateescape").decode("latin-1")
+    kept = "".join(ch for ch in raw if ch not in _LATIN1_SPACE)
+    return s if len(kept) == len(raw) else kept
+
+
 def _trunc(c: int, s: str) -> str:
-    if c < 0 and len(s) + c > 0:
-        return s[len(s) + c :]
-    if c >= 0 and len(s) > c:
-        return s[:c]
+    b = s.encode("utf-8", "surrogateescape")
+    if c < 0 and len(b) + c > 0:
+        return _slice(b, len(b) + c, None)
+    if c >= 0 and len(b) > c:
+        return _slice(b, None, c)
     return s
 
 
 def _substr(start: int, end: int, s: str) -> str:
+    b = s.encode("utf-8", "surrogateescape")
     if start < 0:
-        return s[:end]
-    if end < 0 or end > len(s):
-        return s[start:]
-    return s[start:end]
+        return _slice(b, None, end)
+    if end < 0 or end > len(b):
+        return _slice(b, start, None)
+    return _slice(b, start, end)
+
+
+MAX_STRING = 16 << 20
+"""The longest string a function may build; Go's limit is the machine's memory."""
+
+
+def _repeat(count: int, s: str) -> str:
+    if count < 0:
+        raise FuncError("strings: negative Repeat count")
+    if count and len(s) * count > MAX_STRING:
+        raise FuncError(f"strings: Repeat result longer than {MAX_STRING} characters")
+    return s * count
 
 
 def _indent(spaces: int, v: str) -> str:
-    pad = " " * spaces
+    pad = _repeat(spaces, " ")
     return pad + v.replace("\n", "\n" + pad)
 
 
@@ -406,31 +584,36 @@ def _title(s: str) -> str:
     return "".join(out)
 
 
-def _split(sep: str, s: str) -> dict[str, Any]:
-    return {f"_{i}": part for i, part in enumerate(s.split(sep) if sep else list(s))}
+def _split(sep: str, s: str) -> StrMap:
+    return StrMap({f"_{i}": part for i, part in enumerate(_go_split(s, sep))})
 
 
-def _max(a: Any, *rest: Any) -> int:
-    return max([_to_int(a), *(_to_int(x) for x in rest)])
+def _go_split(s: str, sep: str) -> StrList:
+    """Go's ``strings.Split``: an empty separator splits after each UTF-8 sequence."""
+    return StrList(s.split(sep) if sep else list(s))
 
 
-def _min(a: Any, *rest: Any) -> int:
-    return min([_to_int(a), *(_to_int(x) for x in rest)])
+def _max(a: Any, *rest: Any) -> Int64:
+    return int64(max([_to_int(a), *(_to_int(x) for x in rest)]))
 
 
-def _div(a: Any, b: Any) -> int:
+def _min(a: Any, *rest: Any) -> Int64:
+    return int64(min([_to_int(a), *(_to_int(x) for x in rest)]))
+
+
+def _div(a: Any, b: Any) -> Int64:
     x, y = _to_int(a), _to_int(b)
     if y == 0:
         raise FuncError("runtime error: integer divide by zero")
     q = abs(x) // abs(y)
-    return q if (x >= 0) == (y >= 0) else -q
+    return int64(q if (x >= 0) == (y >= 0) else -q)
 
 
-def _mod(a: Any, b: Any) -> int:
+def _mod(a: Any, b: Any) -> Int64:
     x, y = _to_int(a), _to_int(b)
     if y == 0:
         raise FuncError("runtime error: integer divide by zero")
-    return x - _div(x, y) * y
+    return int64(x - _div(x, y) * y)
 
 
 def _not_callable(*_: Any) -> Any:
@@ -464,8 +647,8 @@ def _ternary(a: Any, b: Any, cond: bool) -> Any:
     return unwrap(a) if cond else unwrap(b)
 
 
-def _keys(*dicts: Any) -> list[Any]:
-    out: list[Any] = []
+def _keys(*dicts: Any) -> StrList:
+    out = StrList()
     for d in dicts:
         out.extend(d or {})
     return out
@@ -474,14 +657,26 @@ def _keys(*dicts: Any) -> list[Any]:
 def _sort_alpha(v: Any) -> list[Any]:
     v = unwrap(v)
     if isinstance(v, list):
-        return sorted(strval(unwrap(x)) for x in v)
-    return [strval(v)]
+        return StrList(sorted(strval(unwrap(x)) for x in v if unwrap(x) is not None))
+    return StrList([strval(v)])
+
+
+def deep_equal(a: Any, b: Any) -> bool:
+    """Go's ``reflect.DeepEqual`` on data: equal types and equal values."""
+    a, b = unwrap(a), unwrap(b)
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(deep_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(deep_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
 
 
 def _uniq(v: Any) -> list[Any]:
     out: list[Any] = []
     for x in _list_of(v, "uniq"):
-        if x not in out:
+        if not any(deep_equal(x, y) for y in out):
             out.append(x)
     return out
 
@@ -490,23 +685,23 @@ def _has(needle: Any, haystack: Any) -> bool:
     haystack = unwrap(haystack)
     if haystack is None:
         return False
-    return unwrap(needle) in [unwrap(x) for x in _list_of(haystack, "has")]
+    return any(deep_equal(needle, x) for x in _list_of(haystack, "has"))
 
 
-def _regex(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapped(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except re.error as err:
-            raise FuncError(str(err)) from None
-
-    return wrapped
+def _regex_match(regex: str, s: str) -> bool:
+    """Sprig v2's ``regexMatch``: a pattern that does not compile matches nothing. Patterns are
+    Python's ``re``, which agrees with Go's RE2 on the common syntax."""
+    try:
+        return re.search(regex, s) is not None
+    except re.error:
+        return False
 
 
 def _kind(v: Any) -> str:
     if v is None:
         return "invalid"
-    return {bool: "bool", int: "int", float: "float64", str: "string", list: "slice"}.get(
+    kinds = {bool: "bool", int: "int", Int64: "int64", float: "float64", complex: "complex128"}
+    return {**kinds, str: "string", list: "slice", StrList: "slice"}.get(
         type(v), "map" if isinstance(v, dict) else "invalid"
     )
 
@@ -549,7 +744,7 @@ def _js(s: str) -> str:
 def _urlquery(s: str) -> str:
     from urllib.parse import quote_plus
 
-    return quote_plus(s, safe="-_.~")
+    return quote_plus(s.encode("utf-8", "surrogateescape"), safe="-_.~")
 
 
 def F(params: str, impl: Callable[..., Any], variadic: bool = False) -> Func:  # noqa: N802
@@ -572,9 +767,9 @@ FUNCS: dict[str, Func] = {
     "le": F("aa", _le),
     "gt": F("aa", lambda a, b: not _le(a, b)),
     "ge": F("aa", lambda a, b: not _lt(a, b)),
-    "html": F("a", lambda *a: _html(_sprint(*a)), True),
-    "js": F("a", lambda *a: _js(_sprint(*a)), True),
-    "urlquery": F("a", lambda *a: _urlquery(_sprint(*a)), True),
+    "html": F("a", lambda *a: _html(_eval_args(*a)), True),
+    "js": F("a", lambda *a: _js(_eval_args(*a)), True),
+    "urlquery": F("a", lambda *a: _urlquery(_eval_args(*a)), True),
     "call": F("aa", _not_callable, True),
     # Sprig v2: strings
     "upper": F("s", str.upper),
@@ -589,25 +784,24 @@ FUNCS: dict[str, Func] = {
     "contains": F("ss", lambda sub, s: sub in s),
     "hasPrefix": F("ss", lambda p, s: s.startswith(p)),
     "hasSuffix": F("ss", lambda p, s: s.endswith(p)),
-    "repeat": F("is", lambda c, s: s * max(c, 0)),
+    "repeat": F("is", _repeat),
     "replace": F("sss", lambda old, new, s: s.replace(old, new) if old else _replace_empty(new, s)),
     "quote": F("a", lambda *a: " ".join(_go_quote(strval(x)) for x in a if x is not None), True),
     "squote": F("a", lambda *a: " ".join(f"'{strval(x)}'" for x in a if x is not None), True),
     "cat": F("a", lambda *a: " ".join(strval(x) for x in a if x is not None), True),
     "indent": F("is", _indent),
     "nindent": F("is", lambda n, v: "\n" + _indent(n, v)),
-    "nospace": F("s", lambda s: "".join(ch for ch in s if not ch.isspace())),
+    "nospace": F("s", _nospace),
     "split": F("ss", _split),
-    "splitList": F("ss", lambda sep, s: list(s.split(sep)) if sep else list(s)),
+    "splitList": F("ss", lambda sep, s: _go_split(s, sep)),
     "join": F("sa", _join),
     "toString": F("a", lambda v: strval(v) if v is not None else "<nil>"),
     "b64enc": F("a", _b64enc),
     "b64dec": F("s", _b64dec),
-    "sha256sum": F("s", lambda s: hashlib.sha256(s.encode()).hexdigest()),
-    "sha1sum": F("s", lambda s: hashlib.sha1(s.encode()).hexdigest()),
+    "sha256sum": F("s", lambda s: hashlib.sha256(s.encode("utf-8", "surrogateescape")).hexdigest()),
+    "sha1sum": F("s", lambda s: hashlib.sha1(s.encode("utf-8", "surrogateescape")).hexdigest()),
     "toJson": F("a", _to_json),
-    "regexMatch": F("ss", _regex(lambda r, s: re.search(r, s) is not None)),
-    "regexReplaceAll": F("sss", _regex(lambda r, s, repl: re.sub(r, repl.replace("$", "\\"), s))),
+    "regexMatch": F("ss", _regex_match),
     # defaults
     "default": F("aa", _default, True),
     "empty": F("a", _empty),
@@ -615,13 +809,13 @@ FUNCS: dict[str, Func] = {
     "ternary": F("aab", _ternary),
     # numbers
     "int": F("a", _to_int),
-    "int64": F("a", _to_int),
+    "int64": F("a", lambda v: int64(_to_int(v))),
     "float64": F("a", _to_float),
     "atoi": F("s", lambda s: int(s) if re.fullmatch(r"[+-]?\d+", s) else 0),
-    "add": F("a", lambda *a: sum(_to_int(x) for x in a), True),
-    "add1": F("a", lambda a: _to_int(a) + 1),
-    "sub": F("aa", lambda a, b: _to_int(a) - _to_int(b)),
-    "mul": F("aa", lambda a, *v: math.prod([_to_int(a), *(_to_int(x) for x in v)]), True),
+    "add": F("a", lambda *a: int64(sum(_to_int(x) for x in a)), True),
+    "add1": F("a", lambda a: int64(_to_int(a) + 1)),
+    "sub": F("aa", lambda a, b: int64(_to_int(a) - _to_int(b))),
+    "mul": F("aa", lambda a, *v: int64(math.prod([_to_int(a), *(_to_int(x) for x in v)])), True),
     "div": F("aa", _div),
     "mod": F("aa", _mod),
     "max": F("aa", _max, True),

@@ -24,6 +24,35 @@ class IMap(dict[Any, Any]):
     """``map[interface{}]interface{}``."""
 
 
+class StrMap(dict[str, str]):
+    """``map[string]string`` (Sprig's ``split``): a missing key reads as ``""``."""
+
+
+class StrList(list[str]):
+    """``[]string`` (Sprig's ``splitList``, ``sortAlpha``, ``keys``)."""
+
+
+class Int64(int):
+    """Go's ``int64`` (Sprig's arithmetic returns it), distinct from ``int`` as a parameter."""
+
+
+def int64(value: int) -> Int64:
+    """``value`` wrapped to 64 bits, as Go's arithmetic wraps."""
+    value &= (1 << 64) - 1
+    return Int64(value - (1 << 64) if value >= 1 << 63 else value)
+
+
+def go_string(data: bytes) -> str:
+    """Go bytes as a Python string: bytes that are not valid UTF-8 are kept as lone surrogates
+    (``surrogateescape``), so they can be quoted and measured as Go does."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def valid_text(text: str) -> str:
+    """Text to write out: each invalid byte kept by :func:`go_string` becomes U+FFFD."""
+    return "".join("\ufffd" if "\udc80" <= ch <= "\udcff" else ch for ch in text)
+
+
 def unwrap(value: Any) -> Any:
     return None if value is NIL else value
 
@@ -117,14 +146,22 @@ def type_name(value: Any) -> str:
         return "interface {}"
     if isinstance(value, bool):
         return "bool"
+    if isinstance(value, Int64):
+        return "int64"
     if isinstance(value, int):
         return "int"
     if isinstance(value, float):
         return "float64"
+    if isinstance(value, complex):
+        return "complex128"
     if isinstance(value, str):
         return "string"
     if isinstance(value, IMap):
         return "map[interface {}]interface {}"
+    if isinstance(value, StrMap):
+        return "map[string]string"
+    if isinstance(value, StrList):
+        return "[]string"
     if isinstance(value, dict):
         return "map[string]interface {}"
     if isinstance(value, list):
