@@ -548,6 +548,48 @@ def _list_vaults(ctx: Context) -> Call:
     return Call("/api/vaults", scope=ctx.shared_vault_scope, item=("name", ctx.shared_vault))
 
 
+TASK_CMD = "busybox echo route-table"
+
+
+def _task_name(ctx: Context) -> str:
+    """A fresh task on the shared registry, made by the owner."""
+    name = ctx.unique("task")
+    base = f"/api/registries/{ctx.shared_registry.name}/tasks"
+    ctx.owner("POST", base, {"name": name, "cmd": TASK_CMD, "context": "/dev/null"})
+    return name
+
+
+def _create_task(ctx: Context) -> Call:
+    registry = ctx.shared_registry
+    return Call(
+        f"/api/registries/{registry.name}/tasks",
+        scope=registry.scope,
+        body={"name": ctx.unique("task"), "cmd": TASK_CMD, "context": "/dev/null"},
+    )
+
+
+def _list_tasks(ctx: Context) -> Call:
+    registry = ctx.shared_registry
+    name = _task_name(ctx)
+    return Call(
+        f"/api/registries/{registry.name}/tasks",
+        scope=registry.scope,
+        check=lambda _, answer, __: _lists(name)(_, [t["name"] for t in answer], __),
+    )
+
+
+def _task_route(body: object = None) -> Example:
+    def example(ctx: Context) -> Call:
+        registry = ctx.shared_registry
+        return Call(
+            f"/api/registries/{registry.name}/tasks/{_task_name(ctx)}",
+            scope=registry.scope,
+            body=body,
+        )
+
+    return example
+
+
 def _login_token(ctx: Context) -> Call:
     registry = ctx.shared_registry
     return Call(
@@ -622,6 +664,11 @@ EXAMPLES: dict[RouteKey, Example] = {
         "/credentials/renew", body={"name": "password2"}
     ),
     ("POST", "/api/registries/{name}/login-token"): _login_token,
+    ("POST", "/api/registries/{name}/tasks"): _create_task,
+    ("GET", "/api/registries/{name}/tasks"): _list_tasks,
+    ("GET", "/api/registries/{name}/tasks/{task}"): _task_route(),
+    ("PATCH", "/api/registries/{name}/tasks/{task}"): _task_route({"values": {"k": "v"}}),
+    ("DELETE", "/api/registries/{name}/tasks/{task}"): _task_route(),
     ("GET", "/api/registries/{name}/scope-maps"): _registry_route("/scope-maps"),
     ("POST", "/api/registries/{name}/scope-maps"): lambda ctx: _registry_route(
         "/scope-maps",

@@ -20,6 +20,7 @@ from airlock.server.routes import (
     imports,
     registries,
     repositories,
+    tasks,
     vault,
 )
 from airlock.server.services import Services
@@ -40,6 +41,7 @@ def build_api(services: Services, listeners: RegistryListeners) -> ApiGate:
         *identity.routes(services, gate, listeners),
         *auth.routes(services, gate),
         *imports.routes(services, gate),
+        *tasks.routes(services, gate),
     ]
     app = Starlette(
         routes=routes,

@@ -20,6 +20,8 @@ from airlock.registry.events import EventBus
 from airlock.registry.registries import RegistryCatalog
 from airlock.registry.repositories import RepositoryService
 from airlock.registry.uploads import Uploads
+from airlock.runs.store import RunStore
+from airlock.runs.tasks import TaskStore
 from airlock.storage import FilesystemDriver
 from airlock.vault import KeyVault
 
@@ -37,6 +39,8 @@ class Services:
     identities: Identities
     auth: AuthService
     importer: ImportService
+    tasks: TaskStore
+    runs: RunStore
 
     @classmethod
     def open(cls, home: Path, storage_root: Path | None = None) -> Services:
@@ -74,6 +78,8 @@ class Services:
             identities=Identities.open(engine),
             auth=auth,
             importer=ImportService(registries, content, uploads),
+            tasks=TaskStore(engine, master_key),
+            runs=RunStore(engine),
         )
 
     def close(self) -> None:
