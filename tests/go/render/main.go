@@ -2,6 +2,10 @@
 // acr-builder does (templating/engine.go): Go's text/template with Sprig's functions, b64enc
 // replaced by acr-builder's, missingkey=zero, then every "<no value>" removed.
 //
+// Where Debian's Sprig (v3) differs from the v2.22 that acr-builder pins, the v2 functions are
+// put back (sprigV2 below, from Sprig v2.22's numeric.go and strings.go): v2 reads numbers in
+// strings as base-10 only and its trunc takes no negative count.
+//
 // Input on stdin: a JSON list of {"template": "...", "data": {...}}. The data is decoded with
 // gopkg.in/yaml.v2, as acr-builder decodes values files, so integers stay integers.
 // Output on stdout: a JSON list, one entry per case: {"output": "..."} or
@@ -13,8 +17,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -40,6 +46,135 @@ func b64enc(v interface{}) string {
 	return base64.StdEncoding.EncodeToString([]byte(reflect.ValueOf(v).String()))
 }
 
+// toInt64 is Sprig v2's: strings are base-10, anything else by its kind.
+func toInt64(v interface{}) int64 {
+	if str, ok := v.(string); ok {
+		iv, err := strconv.ParseInt(str, 10, 64)
+		if err != nil {
+			return 0
+		}
+		return iv
+	}
+	val := reflect.Indirect(reflect.ValueOf(v))
+	switch val.Kind() {
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int:
+		return val.Int()
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32:
+		return int64(val.Uint())
+	case reflect.Uint, reflect.Uint64:
+		tv := val.Uint()
+		if tv <= math.MaxInt64 {
+			return int64(tv)
+		}
+		return math.MaxInt64
+	case reflect.Float32, reflect.Float64:
+		return int64(val.Float())
+	case reflect.Bool:
+		if val.Bool() {
+			return 1
+		}
+		return 0
+	default:
+		return 0
+	}
+}
+
+// toFloat64 is Sprig v2's.
+func toFloat64(v interface{}) float64 {
+	if str, ok := v.(string); ok {
+		iv, err := strconv.ParseFloat(str, 64)
+		if err != nil {
+			return 0
+		}
+		return iv
+	}
+	val := reflect.Indirect(reflect.ValueOf(v))
+	switch val.Kind() {
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int:
+		return float64(val.Int())
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint, reflect.Uint64:
+		return float64(val.Uint())
+	case reflect.Float32, reflect.Float64:
+		return val.Float()
+	case reflect.Bool:
+		if val.Bool() {
+			return 1
+		}
+		return 0
+	default:
+		return 0
+	}
+}
+
+func sprigV2(funcs template.FuncMap) {
+	funcs["int64"] = toInt64
+	funcs["int"] = func(v interface{}) int { return int(toInt64(v)) }
+	funcs["float64"] = toFloat64
+	funcs["add1"] = func(i interface{}) int64 { return toInt64(i) + 1 }
+	funcs["add"] = func(i ...interface{}) int64 {
+		var a int64
+		for _, b := range i {
+			a += toInt64(b)
+		}
+		return a
+	}
+	funcs["sub"] = func(a, b interface{}) int64 { return toInt64(a) - toInt64(b) }
+	funcs["div"] = func(a, b interface{}) int64 { return toInt64(a) / toInt64(b) }
+	funcs["mod"] = func(a, b interface{}) int64 { return toInt64(a) % toInt64(b) }
+	funcs["mul"] = func(a interface{}, v ...interface{}) int64 {
+		val := toInt64(a)
+		for _, b := range v {
+			val = val * toInt64(b)
+		}
+		return val
+	}
+	max := func(a interface{}, i ...interface{}) int64 {
+		aa := toInt64(a)
+		for _, b := range i {
+			if bb := toInt64(b); bb > aa {
+				aa = bb
+			}
+		}
+		return aa
+	}
+	funcs["max"] = max
+	funcs["biggest"] = max
+	funcs["min"] = func(a interface{}, i ...interface{}) int64 {
+		aa := toInt64(a)
+		for _, b := range i {
+			if bb := toInt64(b); bb < aa {
+				aa = bb
+			}
+		}
+		return aa
+	}
+	funcs["floor"] = func(a interface{}) float64 { return math.Floor(toFloat64(a)) }
+	funcs["ceil"] = func(a interface{}) float64 { return math.Ceil(toFloat64(a)) }
+	funcs["trunc"] = func(c int, s string) string {
+		if len(s) <= c {
+			return s
+		}
+		return s[0:c]
+	}
+	// Not in v2: refuse them at parse time as acr-builder does.
+	for _, name := range v3Only {
+		delete(funcs, name)
+	}
+}
+
+var v3Only = []string{
+	"add1f", "addf", "all", "any", "bcrypt", "chunk", "dig", "divf", "duration",
+	"durationRound", "fromJson", "genCAWithKey", "genSelfSignedCertWithKey",
+	"genSignedCertWithKey", "get", "htpasswd", "maxf", "minf", "mulf", "mustAppend",
+	"mustChunk", "mustCompact", "mustDateModify", "mustDeepCopy", "mustFirst", "mustFromJson",
+	"mustHas", "mustInitial", "mustLast", "mustMerge", "mustMergeOverwrite", "mustPrepend",
+	"mustRegexFind", "mustRegexFindAll", "mustRegexMatch", "mustRegexReplaceAll",
+	"mustRegexReplaceAllLiteral", "mustRegexSplit", "mustRest", "mustReverse", "mustSlice",
+	"mustToDate", "mustToJson", "mustToPrettyJson", "mustToRawJson", "mustUniq",
+	"mustWithout", "must_date_modify", "osBase", "osClean", "osDir", "osExt", "osIsAbs",
+	"randBytes", "randInt", "regexQuoteMeta", "seq", "subf", "toRawJson",
+}
+
 func render(req request) (res result) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -54,6 +189,7 @@ func render(req request) (res result) {
 	}
 	funcs := sprig.TxtFuncMap()
 	funcs["b64enc"] = b64enc
+	sprigV2(funcs)
 	t := template.New("_").Option("missingkey=zero")
 	t = t.New("t").Funcs(funcs)
 	if _, err := t.Parse(req.Template); err != nil {

@@ -370,7 +370,7 @@ class Executor:
             kind = fn.params[min(i, len(fn.params) - 1)]
             values.append(self.arg(dot, kind, arg))
         if final is not _MISSING:
-            kind = fn.params[-1] if fn.variadic or fn.params else "a"
+            kind = fn.params[min(len(operands), len(fn.params) - 1)] if fn.params else "a"
             values.append(self.check(kind, final, ident))
         try:
             return fn.impl(*values)

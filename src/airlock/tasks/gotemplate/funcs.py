@@ -12,17 +12,21 @@ import hashlib
 import json
 import math
 import re
+import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from airlock.tasks.gotemplate.strconv import parse_float, parse_int
+from airlock.tasks.gotemplate.strconv import parse_float
 from airlock.tasks.gotemplate.values import (
     NIL,
     IMap,
     Int64,
+    IntList,
     StrList,
     StrMap,
+    _shortest,
     go_string,
     int64,
     sort_key,
@@ -122,7 +126,7 @@ def _empty(v: Any) -> bool:
 
 
 def _to_int(v: Any) -> int:
-    """spf13/cast ``ToInt64`` as Sprig v2 uses it: unparsable -> 0."""
+    """Sprig v2's ``toInt64``: a string is read in base 10 (unparsable: 0), a float truncated."""
     v = unwrap(v)
     if isinstance(v, bool):
         return int(v)
@@ -131,8 +135,10 @@ def _to_int(v: Any) -> int:
     if isinstance(v, float):
         return int(v) if math.isfinite(v) else 0
     if isinstance(v, str):
-        parsed = parse_int(v, unsigned=False)
-        return parsed if parsed is not None else 0
+        if not re.fullmatch(r"[+-]?[0-9]+", v):
+            return 0
+        parsed = int(v)
+        return parsed if -(2**63) <= parsed < 2**63 else 0
     return 0
 
 
@@ -542,12 +548,11 @@ def _nospace(s: str) -> str:
 
 
 def _trunc(c: int, s: str) -> str:
+    """Sprig v2's ``trunc`` (v3 added negative counts, which v2 refuses)."""
     b = s.encode("utf-8", "surrogateescape")
-    if c < 0 and len(b) + c > 0:
-        return _slice(b, len(b) + c, None)
-    if c >= 0 and len(b) > c:
-        return _slice(b, None, c)
-    return s
+    if len(b) <= c:
+        return s
+    return _slice(b, 0, c)
 
 
 def _substr(start: int, end: int, s: str) -> str:
@@ -624,12 +629,6 @@ def _has_key(d: dict[str, Any] | None, key: str) -> bool:
     return d is not None and key in d
 
 
-def _get(d: dict[str, Any] | None, key: str) -> Any:
-    if d is None or key not in d:
-        return ""
-    return d[key]
-
-
 def _default(d: Any, *given: Any) -> Any:
     if not given or _empty(given[0]):
         return unwrap(d)
@@ -692,9 +691,15 @@ def _regex_match(regex: str, s: str) -> bool:
     """Sprig v2's ``regexMatch``: a pattern that does not compile matches nothing. Patterns are
     Python's ``re``, which agrees with Go's RE2 on the common syntax."""
     try:
-        return re.search(regex, s) is not None
+        return _compile(regex).search(s) is not None
     except re.error:
         return False
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Python's warnings about syntax RE2 reads plainly
+        return re.compile(pattern)
 
 
 def _kind(v: Any) -> str:
@@ -745,6 +750,411 @@ def _urlquery(s: str) -> str:
     from urllib.parse import quote_plus
 
     return quote_plus(s.encode("utf-8", "surrogateescape"), safe="-_.~")
+
+
+def _path_clean(p: str) -> str:
+    """Go's ``path.Clean``."""
+    if p == "":
+        return "."
+    rooted = p.startswith("/")
+    parts: list[str] = []
+    for part in p.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(part)
+    out = "/".join(parts)
+    if rooted:
+        return "/" + out
+    return out or "."
+
+
+def _path_base(p: str) -> str:
+    if p == "":
+        return "."
+    p = p.rstrip("/")
+    if p == "":
+        return "/"
+    return p.rsplit("/", 1)[-1]
+
+
+def _path_dir(p: str) -> str:
+    return _path_clean(p[: p.rfind("/") + 1])
+
+
+def _path_ext(p: str) -> str:
+    for i in range(len(p) - 1, -1, -1):
+        if p[i] == "/":
+            break
+        if p[i] == ".":
+            return p[i:]
+    return ""
+
+
+def _until_step(start: int, stop: int, step: int) -> list[Any]:
+    if (stop < start and step >= 0) or (stop >= start and step <= 0):
+        return []
+    count = len(range(start, stop, step))
+    if count > MAX_STRING:
+        raise FuncError(f"untilStep: more than {MAX_STRING} elements")
+    return list(range(start, stop, step))
+
+
+def _list_like(v: Any, fn: str, verb: str = "find") -> list[Any]:
+    v = unwrap(v)
+    if isinstance(v, list):
+        return list(v)
+    kind = _kind(v) if v is not None else "invalid"
+    raise FuncError(f"Cannot {verb} {fn} on type {kind}")
+
+
+def _compact(v: Any) -> list[Any]:
+    return [x for x in _list_like(v, "compact", "compact") if not _empty(x)]
+
+
+def _reverse(v: Any) -> list[Any]:
+    return _list_like(v, "reverse")[::-1]
+
+
+def _without(v: Any, *omit: Any) -> list[Any]:
+    return [x for x in _list_like(v, "without") if not any(deep_equal(x, o) for o in omit)]
+
+
+def _concat(*lists: Any) -> Any:
+    out: list[Any] = []
+    for v in lists:
+        v = unwrap(v)
+        if not isinstance(v, list):
+            raise FuncError(f"Cannot concat type {_kind(v)} as list")
+        out.extend(v)
+    return out
+
+
+def _pluck(key: str, *dicts: Any) -> list[Any]:
+    return [d[key] for d in dicts if d is not None and key in d]
+
+
+def _pick(d: dict[str, Any] | None, *keys: str) -> dict[str, Any]:
+    return {k: d[k] for k in keys if d is not None and k in d}
+
+
+def _omit(d: dict[str, Any] | None, *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in (d or {}).items() if k not in keys}
+
+
+def _set(d: dict[str, Any] | None, key: str, value: Any) -> dict[str, Any]:
+    if d is None:
+        raise FuncError("assignment to entry in nil map")
+    d[key] = value
+    return d
+
+
+def _unset(d: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
+    if d is not None:
+        d.pop(key, None)
+    return d
+
+
+def _splitn(sep: str, n: int, s: str) -> StrMap:
+    if n == 0:
+        return StrMap()
+    parts = s.split(sep, n - 1) if n > 0 and sep else (s.split(sep) if sep else list(s))
+    return StrMap({f"_{i}": part for i, part in enumerate(parts)})
+
+
+def _to_strings(v: Any) -> StrList:
+    v = unwrap(v)
+    if isinstance(v, list):
+        return StrList(strval(unwrap(x)) for x in v if unwrap(x) is not None)
+    return StrList() if v is None else StrList([strval(v)])
+
+
+def _round(a: Any, p: int, *r_opt: Any) -> float:
+    round_on = _to_float(r_opt[0]) if r_opt else 0.5
+    val = _to_float(a)
+    try:
+        pow_ = math.pow(10, float(p))
+    except OverflowError:
+        pow_ = math.inf
+    digit = pow_ * val
+    if not math.isfinite(digit):
+        return digit / pow_ if math.isfinite(pow_) or math.isnan(digit) else math.nan
+    frac = math.modf(digit)[0]
+    return (math.ceil(digit) if frac >= round_on else math.floor(digit)) / pow_
+
+
+def _to_decimal(v: Any) -> Int64:
+    text = sprint_one(unwrap(v))
+    if not re.fullmatch(r"[+-]?[0-7]+", text):
+        return Int64(0)
+    value = int(text, 8)
+    return Int64(value) if -(2**63) <= value < 2**63 else Int64(0)
+
+
+def _initials(s: str) -> str:
+    """goutils ``Initials``: the first byte of each word, read as a code point (as in Go)."""
+    words = s.encode("utf-8", "surrogateescape").split()
+    return "".join(chr(word[0]) for word in words)
+
+
+def _untitle(s: str) -> str:
+    out, prev = [], " "
+    for ch in s:
+        out.append(ch.lower() if prev.isspace() else ch)
+        prev = ch
+    return "".join(out)
+
+
+def _abbrev(width: int, s: str) -> str:
+    if width < 4 or len(s) <= width:
+        return s
+    return s[: width - 3] + "..."
+
+
+def _b32dec(s: str) -> str:
+    try:
+        return go_string(base64.b32decode(s.encode("utf-8", "surrogateescape")))
+    except ValueError as err:
+        return str(err)
+
+
+def _fail(msg: str) -> str:
+    raise FuncError(msg)
+
+
+def _type_is_like(target: str, v: Any) -> bool:
+    name = type_name(v) if v is not None else "<nil>"
+    return target in (name, "*" + name)
+
+
+def _regex_or_error(pattern: str) -> re.Pattern[str]:
+    try:
+        return _compile(pattern)
+    except re.error as err:
+        raise FuncError(f"regexp: Compile({_go_quote(pattern)}): {err}") from None
+
+
+def _go_n(n: int, items: list[str]) -> StrList:
+    return StrList(items if n < 0 else items[:n])
+
+
+def _regex_find_all(regex: str, s: str, n: int) -> StrList:
+    return _go_n(n, [m.group(0) for m in _regex_or_error(regex).finditer(s)])
+
+
+def _regex_find(regex: str, s: str) -> str:
+    m = _regex_or_error(regex).search(s)
+    return m.group(0) if m else ""
+
+
+def _go_template_repl(repl: str) -> str:
+    """Go's ``$1``/``${name}`` replacement syntax in Python's."""
+    out = []
+    for m in re.finditer(r"\$\$|\$\{(\w+)\}|\$(\w+)|\\|[^$\\]+|\$", repl):
+        text = m.group(0)
+        name = m.group(1) or m.group(2)
+        if text == "$$":
+            out.append("$")
+        elif name is not None:
+            out.append(f"\\g<{name}>")
+        elif text == "\\":
+            out.append("\\\\")
+        else:
+            out.append(text)
+    return "".join(out)
+
+
+def _regex_replace_all(regex: str, s: str, repl: str) -> str:
+    pattern = _regex_or_error(regex)
+    try:
+        return pattern.sub(_go_template_repl(repl), s)
+    except (re.error, IndexError):
+        return pattern.sub(lambda _: "", s)
+
+
+def _regex_replace_literal(regex: str, s: str, repl: str) -> str:
+    return _regex_or_error(regex).sub(lambda _: repl, s)
+
+
+def _regex_split(regex: str, s: str, n: int) -> StrList:
+    """Go's ``Regexp.Split``."""
+    if n == 0:
+        return StrList()
+    pattern = _regex_or_error(regex)
+    if len(regex) > 0 and s == "":
+        return StrList([""])
+    out = StrList()
+    beg = end = 0
+    for m in pattern.finditer(s):
+        if n > 0 and len(out) == n - 1:
+            break
+        end = m.start()
+        if m.end() != 0:
+            out.append(s[beg:end])
+        beg = m.end()
+    if end != len(s):
+        out.append(s[beg:])
+    return out
+
+
+def _go_json(v: Any) -> str | None:
+    """``encoding/json``'s ``Marshal``; ``None`` where Go fails (a map with non-string keys)."""
+    v = unwrap(v)
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return None
+        return _json_float(v)
+    if isinstance(v, str):
+        return _json_string(v)
+    if isinstance(v, list):
+        items = [_go_json(x) for x in v]
+        return None if any(i is None for i in items) else "[" + ",".join(items) + "]"  # type: ignore[arg-type]
+    if isinstance(v, dict):
+        if isinstance(v, IMap):
+            return None
+        parts = []
+        for k in sorted(v):
+            item = _go_json(v[k])
+            if item is None:
+                return None
+            parts.append(f"{_json_string(str(k))}:{item}")
+        return "{" + ",".join(parts) + "}"
+    return None
+
+
+def _json_float(f: float) -> str:
+    """``encoding/json``: positional between 1e-6 and 1e21, else exponent."""
+    a = abs(f)
+    if a != 0 and (a < 1e-6 or a >= 1e21):
+        digits, exp = _shortest_e(f)
+        return f"{digits}e{exp}"
+    if f == 0:
+        return "-0" if math.copysign(1, f) < 0 else "0"
+    digits, point = _shortest(a)
+    sign = "-" if f < 0 else ""
+    if point <= 0:
+        return sign + "0." + "0" * (-point) + digits
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return sign + digits[:point] + "." + digits[point:]
+
+
+def _shortest_e(f: float) -> tuple[str, str]:
+    text = repr(f)
+    if "e" not in text:
+        text = f"{f:.17e}"
+        mant, _, exp = text.partition("e")
+        mant = mant.rstrip("0").rstrip(".")
+    else:
+        mant, _, exp = text.partition("e")
+    sign = "-" if exp.startswith("-") else "+"
+    return mant, f"{sign}{int(exp.lstrip('+-'))}"
+
+
+def _json_string(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif code < 0x20 or ch in "<>&" or code in (0x2028, 0x2029):
+            out.append(f"\\u{code:04x}")
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append("\\ufffd")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _to_json_v2(v: Any) -> str:
+    return _go_json(v) or ""
+
+
+def _to_pretty_json(v: Any) -> str:
+    compact = _go_json(v)
+    if compact is None:
+        return ""
+    return _indent_json(compact)
+
+
+def _indent_json(text: str) -> str:
+    """``json.Indent(dst, src, "", "  ")`` of compact JSON."""
+    out: list[str] = []
+    depth = 0
+    in_string = False
+    escape = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+        elif ch in "[{":
+            if i + 1 < len(text) and text[i + 1] in "]}":
+                out.append(ch + text[i + 1])
+                i += 2
+                continue
+            depth += 1
+            out.append(ch + "\n" + "  " * depth)
+        elif ch in "]}":
+            depth -= 1
+            out.append("\n" + "  " * depth + ch)
+        elif ch == ",":
+            out.append(",\n" + "  " * depth)
+        elif ch == ":":
+            out.append(": ")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+# Sprig v2 functions that read the clock, the environment or the network, draw random numbers,
+# or make keys: known names (Go parses them), refused when called.
+UNAVAILABLE = (
+    "date", "date_in_zone", "date_modify", "now", "htmlDate", "htmlDateInZone", "dateInZone",
+    "dateModify", "ago", "toDate", "unixEpoch", "randAlphaNum", "randAlpha", "randAscii",
+    "randNumeric", "shuffle", "env", "expandenv", "getHostByName", "genPrivateKey",
+    "derivePassword", "buildCustomCert", "genCA", "genSelfSignedCert", "genSignedCert",
+    "encryptAES", "decryptAES", "uuidv4", "semver", "semverCompare", "urlParse", "urlJoin",
+    "swapcase", "snakecase", "camelcase", "kebabcase", "wrap", "wrapWith", "abbrevboth",
+    "merge", "mergeOverwrite", "deepCopy",
+)  # fmt: skip
+
+
+def _unavailable(name: str) -> Callable[..., Any]:
+    def refuse(*_: Any) -> Any:
+        raise FuncError(f"{name} is not available in Airlock's templates")
+
+    return refuse
 
 
 def F(params: str, impl: Callable[..., Any], variadic: bool = False) -> Func:  # noqa: N802
@@ -800,7 +1210,7 @@ FUNCS: dict[str, Func] = {
     "b64dec": F("s", _b64dec),
     "sha256sum": F("s", lambda s: hashlib.sha256(s.encode("utf-8", "surrogateescape")).hexdigest()),
     "sha1sum": F("s", lambda s: hashlib.sha1(s.encode("utf-8", "surrogateescape")).hexdigest()),
-    "toJson": F("a", _to_json),
+    "toJson": F("a", _to_json_v2),
     "regexMatch": F("ss", _regex_match),
     # defaults
     "default": F("aa", _default, True),
@@ -832,10 +1242,61 @@ FUNCS: dict[str, Func] = {
     "has": F("aa", _has),
     "sortAlpha": F("a", _sort_alpha),
     "dict": F("a", _dict, True),
-    "get": F("ds", _get),
     "hasKey": F("ds", _has_key),
     "keys": F("d", _keys, True),
     "typeOf": F("a", lambda v: type_name(v) if v is not None else "<nil>"),
+    "typeIs": F("sa", lambda t, v: (type_name(v) if v is not None else "<nil>") == t),
+    "typeIsLike": F("sa", _type_is_like),
+    "deepEqual": F("aa", deep_equal),
+    "hello": F("", lambda: "Hello!"),
+    "abbrev": F("is", _abbrev),
+    "untitle": F("s", _untitle),
+    "trimall": F("ss", lambda a, b: b.strip(a)),
+    "initials": F("s", _initials),
+    "plural": F("ssi", lambda one, many, count: one if count == 1 else many),
+    "adler32sum": F("s", lambda s: str(zlib.adler32(s.encode("utf-8", "surrogateescape")))),
+    "toDecimal": F("a", _to_decimal),
+    "splitn": F("sis", _splitn),
+    "toStrings": F("a", _to_strings),
+    "until": F("i", lambda c: IntList(_until_step(0, c, 1 if c >= 0 else -1))),
+    "untilStep": F("iii", lambda *a: IntList(_until_step(*a))),
+    "biggest": F("aa", _max, True),
+    "ceil": F(
+        "a",
+        lambda a: float(math.ceil(_to_float(a))) if math.isfinite(_to_float(a)) else _to_float(a),
+    ),
+    "floor": F(
+        "a",
+        lambda a: float(math.floor(_to_float(a))) if math.isfinite(_to_float(a)) else _to_float(a),
+    ),
+    "round": F("aif", _round, True),
+    "compact": F("a", _compact),
+    "toPrettyJson": F("a", _to_pretty_json),
+    "base": F("s", _path_base),
+    "dir": F("s", _path_dir),
+    "clean": F("s", _path_clean),
+    "ext": F("s", _path_ext),
+    "isAbs": F("s", lambda p: p.startswith("/")),
+    "b32enc": F("s", lambda s: base64.b32encode(s.encode("utf-8", "surrogateescape")).decode()),
+    "b32dec": F("s", _b32dec),
+    "tuple": F("a", lambda *a: list(a), True),
+    "set": F("dsa", _set),
+    "unset": F("ds", _unset),
+    "pluck": F("sd", _pluck, True),
+    "pick": F("ds", _pick, True),
+    "omit": F("ds", _omit, True),
+    "values": F("d", lambda d: list((d or {}).values())),
+    "push": F("aa", lambda v, x: [*_list_of(v, "push"), x]),
+    "reverse": F("a", _reverse),
+    "without": F("aa", _without, True),
+    "concat": F("a", _concat, True),
+    "fail": F("s", _fail),
+    "regexFindAll": F("ssi", _regex_find_all),
+    "regexFind": F("ss", _regex_find),
+    "regexReplaceAll": F("sss", _regex_replace_all),
+    "regexReplaceAllLiteral": F("sss", _regex_replace_literal),
+    "regexSplit": F("ssi", _regex_split),
+    **{name: F("a", _unavailable(name), True) for name in UNAVAILABLE},
     "kindIs": F("sa", lambda k, v: _kind(v) == k),
     "kindOf": F("a", _kind),
 }

@@ -32,6 +32,10 @@ class StrList(list[str]):
     """``[]string`` (Sprig's ``splitList``, ``sortAlpha``, ``keys``)."""
 
 
+class IntList(list[int]):
+    """``[]int`` (Sprig's ``until``, ``untilStep``)."""
+
+
 class Int64(int):
     """Go's ``int64`` (Sprig's arithmetic returns it), distinct from ``int`` as a parameter."""
 
@@ -162,6 +166,8 @@ def type_name(value: Any) -> str:
         return "map[string]string"
     if isinstance(value, StrList):
         return "[]string"
+    if isinstance(value, IntList):
+        return "[]int"
     if isinstance(value, dict):
         return "map[string]interface {}"
     if isinstance(value, list):
