@@ -24,6 +24,8 @@ from airlock.tasks.gotemplate.values import (
     IMap,
     Int64,
     IntList,
+    NilList,
+    NilStrList,
     StrList,
     StrMap,
     _shortest,
@@ -705,10 +707,10 @@ def _compile(pattern: str) -> re.Pattern[str]:
 def _kind(v: Any) -> str:
     if v is None:
         return "invalid"
+    if isinstance(v, list):
+        return "slice"
     kinds = {bool: "bool", int: "int", Int64: "int64", float: "float64", complex: "complex128"}
-    return {**kinds, str: "string", list: "slice", StrList: "slice"}.get(
-        type(v), "map" if isinstance(v, dict) else "invalid"
-    )
+    return {**kinds, str: "string"}.get(type(v), "map" if isinstance(v, dict) else "invalid")
 
 
 def _replace_empty(new: str, s: str) -> str:
@@ -825,8 +827,22 @@ def _without(v: Any, *omit: Any) -> list[Any]:
     return [x for x in _list_like(v, "without") if not any(deep_equal(x, o) for o in omit)]
 
 
+def _sprig_slice(v: Any, *indices: Any) -> Any:
+    """Sprig v2's ``slice`` (it replaces text/template's builtin of the same name)."""
+    v = unwrap(v)
+    if not isinstance(v, list):
+        raise FuncError(f"list should be type of slice or array but {_kind(v)}")
+    if not v:
+        return None
+    start = _to_int(indices[0]) if indices else 0
+    end = _to_int(indices[1]) if len(indices) > 1 else len(v)
+    if not 0 <= start <= end <= len(v):
+        raise FuncError("reflect.Value.Slice: slice index out of bounds")
+    return type(v)(v[start:end])
+
+
 def _concat(*lists: Any) -> Any:
-    out: list[Any] = []
+    out: list[Any] = NilList()
     for v in lists:
         v = unwrap(v)
         if not isinstance(v, list):
@@ -940,7 +956,8 @@ def _regex_or_error(pattern: str) -> re.Pattern[str]:
 
 
 def _go_n(n: int, items: list[str]) -> StrList:
-    return StrList(items if n < 0 else items[:n])
+    picked = items if n < 0 else items[:n]
+    return StrList(picked) if picked else NilStrList()
 
 
 def _regex_find_all(regex: str, s: str, n: int) -> StrList:
@@ -984,7 +1001,7 @@ def _regex_replace_literal(regex: str, s: str, repl: str) -> str:
 def _regex_split(regex: str, s: str, n: int) -> StrList:
     """Go's ``Regexp.Split``."""
     if n == 0:
-        return StrList()
+        return NilStrList()
     pattern = _regex_or_error(regex)
     if len(regex) > 0 and s == "":
         return StrList([""])
@@ -1017,6 +1034,8 @@ def _go_json(v: Any) -> str | None:
         return _json_float(v)
     if isinstance(v, str):
         return _json_string(v)
+    if isinstance(v, (NilStrList, NilList)) and not v:
+        return "null"
     if isinstance(v, list):
         items = [_go_json(x) for x in v]
         return None if any(i is None for i in items) else "[" + ",".join(items) + "]"  # type: ignore[arg-type]
@@ -1290,6 +1309,7 @@ FUNCS: dict[str, Func] = {
     "reverse": F("a", _reverse),
     "without": F("aa", _without, True),
     "concat": F("a", _concat, True),
+    "slice": F("aa", _sprig_slice, True),
     "fail": F("s", _fail),
     "regexFindAll": F("ssi", _regex_find_all),
     "regexFind": F("ss", _regex_find),

@@ -32,6 +32,14 @@ class StrList(list[str]):
     """``[]string`` (Sprig's ``splitList``, ``sortAlpha``, ``keys``)."""
 
 
+class NilStrList(StrList):
+    """A nil ``[]string``: prints ``[]`` but is JSON ``null``."""
+
+
+class NilList(list[Any]):
+    """A nil ``[]interface{}``: prints ``[]`` but is JSON ``null``."""
+
+
 class IntList(list[int]):
     """``[]int`` (Sprig's ``until``, ``untilStep``)."""
 
