@@ -83,12 +83,16 @@ def airlock_render(template: str, data: dict[str, Any]) -> dict[str, Any]:
     try:
         return {"output": render(template, data)}
     except TemplateError as err:
-        return {"error": err.message, "kind": err.kind}
+        return {"error": f"template: t:{err.line}: {err.message}", "kind": err.kind}
 
 
 def outcome(result: dict[str, Any]) -> tuple[str, str]:
+    """What must agree: the output, or a parse error's whole message (Go's text, line
+    included), or that execution failed."""
     if "output" in result:
         return ("output", result["output"])
+    if result["kind"] == "parse":
+        return ("parse", result["error"])
     return (result["kind"], "")
 
 

@@ -32,9 +32,8 @@ StrictFields = Strict
 
 def find_actions(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` offsets of every ``{{...}}`` action (comments included) in ``text``."""
-    try:
-        tokens = lex(text, emit_comments=True)
-    except TemplateError:
+    tokens = lex(text, emit_comments=True)
+    if tokens[-1].typ is Item.ERROR:
         return [(m.start(), m.end()) for m in _ACTION.finditer(text)]
     spans: list[tuple[int, int]] = []
     start = -1

@@ -890,13 +890,41 @@ def _to_strings(v: Any) -> StrList:
     return StrList() if v is None else StrList([strval(v)])
 
 
+def _go_pow10(y: int) -> float:
+    """Go's ``math.Pow(10, y)`` for an integer ``y``: repeated squaring, which can differ from
+    C's ``pow`` in the last bit."""
+    if y == 0:
+        return 1.0
+    if y == 1:
+        return 10.0
+    a1, ae = 1.0, 0
+    x1, xe = math.frexp(10.0)
+    i = abs(y)
+    while i != 0:
+        if xe < -(1 << 12) or xe > (1 << 12):
+            ae += xe
+            break
+        if i & 1:
+            a1 *= x1
+            ae += xe
+        x1 *= x1
+        xe <<= 1
+        if x1 < 0.5:
+            x1 += x1
+            xe -= 1
+        i >>= 1
+    if y < 0:
+        a1, ae = 1 / a1, -ae
+    try:
+        return math.ldexp(a1, ae)
+    except OverflowError:
+        return math.inf
+
+
 def _round(a: Any, p: int, *r_opt: Any) -> float:
     round_on = _to_float(r_opt[0]) if r_opt else 0.5
     val = _to_float(a)
-    try:
-        pow_ = math.pow(10, float(p))
-    except OverflowError:
-        pow_ = math.inf
+    pow_ = _go_pow10(p)
     digit = pow_ * val
     if not math.isfinite(digit):
         return digit / pow_ if math.isfinite(pow_) or math.isnan(digit) else math.nan

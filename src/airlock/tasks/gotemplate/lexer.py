@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
-from airlock.tasks.gotemplate.errors import ParseError
-
 
 class Item(Enum):
     ERROR = auto()
@@ -89,7 +87,7 @@ class Token:
         return _go_quote(self.val)
 
 
-_KEYWORD_NAMES = {v.name for v in KEYWORDS.values() if v is not Item.DOT}
+_KEYWORD_NAMES = {v.name for v in KEYWORDS.values()}
 
 
 def _go_quote(s: str) -> str:
@@ -133,6 +131,10 @@ def _unicode_name(ch: str) -> str:
     """Go's ``%#U``: ``U+0041 'A'``."""
     code = f"U+{ord(ch):04X}"
     return f"{code} '{ch}'" if ch.isprintable() else code
+
+
+class _Stop(Exception):  # noqa: N818
+    pass
 
 
 class _Lexer:
@@ -195,12 +197,17 @@ class _Lexer:
         self.backup()
 
     def error(self, message: str) -> None:
-        raise ParseError(message, self.start_line, pos=self.start)
+        # As Go's lexer: an error item, then nothing; the parser reports it when it gets there.
+        self.items.append(Token(Item.ERROR, self.start, message, self.start_line))
+        raise _Stop
 
     def run(self) -> list[Token]:
         state: Any = self.lex_text
-        while state is not None:
-            state = state()
+        try:
+            while state is not None:
+                state = state()
+        except _Stop:
+            pass
         return self.items
 
     # states -------------------------------------------------------------------------------
@@ -468,5 +475,5 @@ class _Lexer:
 
 
 def lex(text: str, *, emit_comments: bool = False) -> list[Token]:
-    """All items of ``text``; a lexical error raises :class:`ParseError` with its line."""
+    """All items of ``text``, the last an EOF or (after a lexical error) an ERROR item."""
     return _Lexer(text, emit_comments=emit_comments).run()

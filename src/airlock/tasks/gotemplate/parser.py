@@ -27,6 +27,8 @@ class _Parser:
         self.name = name
         self.items = lex(text)
         self.i = 0
+        self.furthest = 0
+        self.action_line = 0  # line of the action being parsed, for errors (Go's actionLine)
         self.funcs = funcs
         self.vars = ["$"]
         self.range_depth = 0
@@ -35,16 +37,17 @@ class _Parser:
     # token stream -------------------------------------------------------------------------
 
     def next(self) -> Token:
-        tok = self.items[self.i]
-        if tok.typ is not Item.EOF:
-            self.i += 1
+        tok = self.peek()
+        self.i += 1
         return tok
 
     def backup(self, count: int = 1) -> None:
         self.i -= count
 
     def peek(self) -> Token:
-        return self.items[self.i]
+        at = min(self.i, len(self.items) - 1)
+        self.furthest = max(self.furthest, at)
+        return self.items[at]
 
     def next_non_space(self) -> Token:
         tok = self.next()
@@ -58,12 +61,18 @@ class _Parser:
         return tok
 
     def error(self, message: str, line: int | None = None) -> ParseError:
-        last = self.items[max(self.i - 1, 0)]
+        # Go reports the line of the furthest item it has read from the lexer.
+        last = self.items[self.furthest]
         return ParseError(message, last.line if line is None else line, pos=last.pos)
 
     def unexpected(self, tok: Token, context: str) -> ParseError:
         if tok.typ is Item.ERROR:
-            return self.error(tok.val, tok.line)
+            extra = ""
+            if self.action_line and self.action_line != tok.line:
+                extra = f" in action started at {self.name}:{self.action_line}"
+                if tok.val.endswith(" action"):
+                    extra = extra[len(" in action") :]  # not "action in action"
+            return self.error(tok.val + extra, tok.line)
         return self.error(f"unexpected {tok} in {context}", tok.line)
 
     def expect(self, typ: Item, context: str) -> Token:
@@ -126,7 +135,11 @@ class _Parser:
         if tok.typ is Item.TEXT:
             return n.TextNode(tok.pos, tok.line, tok.val)
         if tok.typ is Item.LEFT_DELIM:
-            return self.action()
+            self.action_line = tok.line
+            try:
+                return self.action()
+            finally:
+                self.action_line = 0
         raise self.unexpected(tok, "input")
 
     def action(self) -> n.Node:
