@@ -308,6 +308,20 @@ def _sprintf(fmt: str, *args: Any) -> str:
     return "".join(out)
 
 
+def _pad(text: str, flags: str, width: str | None, arg: Any) -> str:
+    if not width or width == "*":
+        return text
+    w = int(width)
+    if w > MAX_STRING:
+        raise FuncError(f"width {w} is larger than {MAX_STRING}")
+    if "-" in flags:
+        return text.ljust(w)
+    if "0" in flags:
+        sign = text[0] if text[:1] in "+-" and isinstance(arg, (int, float)) else ""
+        return sign + text[len(sign) :].rjust(w - len(sign), "0")
+    return text.rjust(w)
+
+
 def _hex_float(f: float, *, upper: bool) -> str:
     """``%x`` of a float64: Go's shortest hexadecimal mantissa, a two-digit exponent."""
     if not math.isfinite(f):
@@ -329,6 +343,9 @@ def _fmt_value(
 ) -> str:
     """One ``fmt`` operand: slices and maps are formatted element by element, as Go does."""
     arg = unwrap(arg)
+    if verb == "T":
+        text = "<nil>" if arg is None else type_name(arg)
+        return _pad(text, flags, width, arg)
     if arg is None and not top:
         return "<nil>"
     if isinstance(arg, (list, dict)):
@@ -343,21 +360,9 @@ def _fmt_value(
             return f"map[{inner}]"
         inner = " ".join(_fmt_value(verb, flags, width, prec, v, top=False) for v in arg)
         return f"[{inner}]"
-    text = _format_one(verb, arg, prec)
-    bad = text is None
-    if text is None:
-        text = sprint_one(arg)
-    if width and width != "*":
-        w = int(width)
-        if w > MAX_STRING:
-            raise FuncError(f"width {w} is larger than {MAX_STRING}")
-        if "-" in flags:
-            text = text.ljust(w)
-        elif "0" in flags:
-            sign = text[0] if text[:1] in "+-" and isinstance(arg, (int, float)) else ""
-            text = sign + text[len(sign) :].rjust(w - len(sign), "0")
-        else:
-            text = text.rjust(w)
+    formatted = _format_one(verb, arg, prec)
+    bad = formatted is None
+    text = _pad(sprint_one(arg) if formatted is None else formatted, flags, width, arg)
     if bad:
         text = f"%!{verb}(<nil>)" if arg is None else f"%!{verb}({type_name(arg)}={text})"
     return text
@@ -1028,9 +1033,9 @@ def _regex_replace_literal(regex: str, s: str, repl: str) -> str:
 
 def _regex_split(regex: str, s: str, n: int) -> StrList:
     """Go's ``Regexp.Split``."""
+    pattern = _regex_or_error(regex)
     if n == 0:
         return NilStrList()
-    pattern = _regex_or_error(regex)
     if len(regex) > 0 and s == "":
         return StrList([""])
     out = StrList()

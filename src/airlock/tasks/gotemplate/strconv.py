@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
@@ -115,6 +116,7 @@ def parse_float(text: str) -> float | None:
             return sign * float.fromhex(body.lstrip("+-"))
         if "_" in text:
             return None  # Go allows underscores in a float only with a base prefix
-        return float(body)
+        value = float(body)
+        return None if math.isinf(value) else value  # Go: ErrRange
     except (ValueError, OverflowError):
         return None
