@@ -133,7 +133,7 @@ def _to_int(v: Any) -> int:
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, int):
-        return v
+        return int(v)
     if isinstance(v, float):
         return int(v) if math.isfinite(v) else 0
     if isinstance(v, str):
@@ -308,6 +308,24 @@ def _sprintf(fmt: str, *args: Any) -> str:
     return "".join(out)
 
 
+def _fmt_complex(
+    verb: str, flags: str, width: str | None, prec: str | None, arg: complex
+) -> str:
+    """fmt's ``fmtComplex``: each part formatted (and padded) as a float, the imaginary one
+    always signed; another verb is a bad verb, shown with ``%v``."""
+    good = verb in "vbgGxXfFeE"
+    use = verb if good else "v"
+
+    def part(x: float, signed: bool) -> str:
+        text = sprint_one(x) if use == "v" else (_format_one(use, x, prec) or sprint_one(x))
+        if signed and not text.startswith("-"):
+            text = "+" + text
+        return _pad(text, flags, width, x)
+
+    text = f"({part(arg.real, False)}{part(arg.imag, True)}i)"
+    return text if good else f"%!{verb}(complex128={text})"
+
+
 def _pad(text: str, flags: str, width: str | None, arg: Any) -> str:
     if not width or width == "*":
         return text
@@ -348,6 +366,8 @@ def _fmt_value(
         return _pad(text, flags, width, arg)
     if arg is None and not top:
         return "<nil>"
+    if isinstance(arg, complex):
+        return _fmt_complex(verb, flags, width, prec, arg)
     if isinstance(arg, (list, dict)):
         if isinstance(arg, dict):
             items = sorted(arg.items(), key=lambda kv: sort_key(kv[0]))
@@ -875,16 +895,22 @@ def _set(d: dict[str, Any] | None, key: str, value: Any) -> dict[str, Any]:
     return d
 
 
-def _unset(d: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
-    if d is not None:
-        d.pop(key, None)
+def _unset(d: dict[str, Any] | None, key: str) -> dict[str, Any]:
+    if d is None:
+        return {}  # Go: a nil map, which prints map[]
+    d.pop(key, None)
     return d
 
 
 def _splitn(sep: str, n: int, s: str) -> StrMap:
     if n == 0:
         return StrMap()
-    parts = s.split(sep, n - 1) if n > 0 and sep else (s.split(sep) if sep else list(s))
+    if sep:
+        parts = s.split(sep, n - 1) if n > 0 else s.split(sep)
+    else:
+        parts = list(s)
+        if 0 < n < len(parts):
+            parts = [*parts[: n - 1], "".join(parts[n - 1 :])]
     return StrMap({f"_{i}": part for i, part in enumerate(parts)})
 
 
@@ -893,6 +919,20 @@ def _to_strings(v: Any) -> StrList:
     if isinstance(v, list):
         return StrList(strval(unwrap(x)) for x in v if unwrap(x) is not None)
     return StrList() if v is None else StrList([strval(v)])
+
+
+def _go_floor(x: float) -> float:
+    """Go's ``math.Floor``: keeps infinities, NaN and the sign of zero."""
+    if not math.isfinite(x):
+        return x
+    return math.copysign(float(math.floor(x)), x) if math.floor(x) == 0 else float(math.floor(x))
+
+
+def _go_ceil(x: float) -> float:
+    """Go's ``math.Ceil``: ``ceil(-0.5)`` is ``-0``."""
+    if not math.isfinite(x):
+        return x
+    return math.copysign(float(math.ceil(x)), x) if math.ceil(x) == 0 else float(math.ceil(x))
 
 
 def _go_pow10(y: int) -> float:
@@ -934,7 +974,7 @@ def _round(a: Any, p: int, *r_opt: Any) -> float:
     if not math.isfinite(digit):
         return digit / pow_ if math.isfinite(pow_) or math.isnan(digit) else math.nan
     frac = math.modf(digit)[0]
-    return (math.ceil(digit) if frac >= round_on else math.floor(digit)) / pow_
+    return (_go_ceil(digit) if frac >= round_on else _go_floor(digit)) / pow_
 
 
 def _to_decimal(v: Any) -> Int64:
@@ -1286,8 +1326,8 @@ FUNCS: dict[str, Func] = {
     "list": F("a", lambda *a: list(a), True),
     "first": F("a", _first),
     "last": F("a", _last),
-    "rest": F("a", lambda v: _list_of(v, "rest")[1:]),
-    "initial": F("a", lambda v: _list_of(v, "initial")[:-1]),
+    "rest": F("a", lambda v: _list_of(v, "rest")[1:] or NilList()),
+    "initial": F("a", lambda v: _list_of(v, "initial")[:-1] or NilList()),
     "append": F("aa", lambda v, x: [*_list_of(v, "append"), x]),
     "prepend": F("aa", lambda v, x: [x, *_list_of(v, "prepend")]),
     "uniq": F("a", _uniq),
@@ -1313,14 +1353,8 @@ FUNCS: dict[str, Func] = {
     "until": F("i", lambda c: IntList(_until_step(0, c, 1 if c >= 0 else -1))),
     "untilStep": F("iii", lambda *a: IntList(_until_step(*a))),
     "biggest": F("aa", _max, True),
-    "ceil": F(
-        "a",
-        lambda a: float(math.ceil(_to_float(a))) if math.isfinite(_to_float(a)) else _to_float(a),
-    ),
-    "floor": F(
-        "a",
-        lambda a: float(math.floor(_to_float(a))) if math.isfinite(_to_float(a)) else _to_float(a),
-    ),
+    "ceil": F("a", lambda a: _go_ceil(_to_float(a))),
+    "floor": F("a", lambda a: _go_floor(_to_float(a))),
     "round": F("aif", _round, True),
     "compact": F("a", _compact),
     "toPrettyJson": F("a", _to_pretty_json),

@@ -281,9 +281,11 @@ class _Parser:
         pipe = self.pipeline(context, Item.RIGHT_DELIM)
         saved, saved_depth = self.vars, self.range_depth
         self.vars, self.range_depth = ["$"], 0
+        outer_furthest = self.furthest  # Go parses the body as another tree
         body, end = self.item_list()
         self.vars, self.range_depth = saved, saved_depth
         if not isinstance(end, n.EndNode):
+            self.furthest = outer_furthest  # and reports this on the outer one
             raise self.error(f"unexpected {n.describe(end)} in {context}")
         self._add(name, body)
         return n.TemplateNode(tok.pos, tok.line, name, pipe)
