@@ -308,9 +308,7 @@ def _sprintf(fmt: str, *args: Any) -> str:
     return "".join(out)
 
 
-def _fmt_complex(
-    verb: str, flags: str, width: str | None, prec: str | None, arg: complex
-) -> str:
+def _fmt_complex(verb: str, flags: str, width: str | None, prec: str | None, arg: complex) -> str:
     """fmt's ``fmtComplex``: each part formatted (and padded) as a float, the imaginary one
     always signed; another verb is a bad verb, shown with ``%v``."""
     good = verb in "vbgGxXfFeE"
