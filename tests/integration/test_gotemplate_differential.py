@@ -380,7 +380,7 @@ class Gen:
         return text
 
 
-GENERATED = 600
+GENERATED = 1000
 
 
 def generated_cases(count: int = GENERATED, seed: int = 20240601) -> list[dict[str, Any]]:
