@@ -102,6 +102,9 @@ def test_unknown_run_field_and_template_errors_are_located() -> None:
         ("{{ .Values.deep }} {{ .Values.list }}", "map[y:2] [a b]"),
         ("{{ len .Values.list }} {{ index .Values.list 1 }} {{ add 1 2 | mul 3 }}", "2 b 9"),
         ("a\n# {{ .Values.x }} dropped\n  #indented too\nb", "a\nb"),
+        # .Values is a map[string]interface{} as in acr-builder; mappings inside it are YAML's.
+        ('{{ keys .Values | sortAlpha }} {{ hasKey .Values "x" }} {{ toJson .Values.list }}',
+         '[deep list x] true ["a","b"]'),
     ],
 )  # fmt: skip
 def test_the_whole_language(template: str, expected: str) -> None:

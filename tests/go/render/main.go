@@ -187,6 +187,17 @@ func render(req request) (res result) {
 			return result{Error: "bad data: " + err.Error(), Kind: "data"}
 		}
 	}
+	// As in acr-builder, each map at the root (.Values, .Secrets, .Run) is a
+	// map[string]interface{}; maps deeper down stay as yaml.v2 made them.
+	for key, value := range data {
+		if inner, ok := value.(map[interface{}]interface{}); ok {
+			converted := make(map[string]interface{}, len(inner))
+			for k, v := range inner {
+				converted[fmt.Sprint(k)] = v
+			}
+			data[key] = converted
+		}
+	}
 	funcs := sprig.TxtFuncMap()
 	funcs["b64enc"] = b64enc
 	sprigV2(funcs)

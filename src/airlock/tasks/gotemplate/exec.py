@@ -482,15 +482,17 @@ def _is_rune_int(text: str) -> bool:
     return text.startswith("'")
 
 
-def to_data(value: Any, top: bool = True) -> Any:
-    """Input data as Go sees it after YAML: nested mappings become ``map[interface{}]...``."""
+def to_data(value: Any, depth: int = 0) -> Any:
+    """Input data as acr-builder holds it: the root and each map in it (``.Values``,
+    ``.Secrets``, ``.Run``) are ``map[string]interface{}``; mappings deeper down come from
+    YAML and are ``map[interface{}]interface{}``."""
     if isinstance(value, Strict):
-        return Strict({k: to_data(v, False) for k, v in value.items()})
+        return Strict({k: to_data(v, depth + 1) for k, v in value.items()})
     if isinstance(value, Mapping):
-        items = {k: to_data(v, False) for k, v in value.items()}
-        return dict(items) if top else IMap(items)
+        items = {k: to_data(v, depth + 1) for k, v in value.items()}
+        return dict(items) if depth <= 1 else IMap(items)
     if isinstance(value, (list, tuple)):
-        return [to_data(v, False) for v in value]
+        return [to_data(v, depth + 1) for v in value]
     return value
 
 
