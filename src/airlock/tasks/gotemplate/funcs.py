@@ -135,7 +135,10 @@ def _to_int(v: Any) -> int:
     if isinstance(v, int):
         return int(v)
     if isinstance(v, float):
-        return int(v) if math.isfinite(v) else 0
+        # Go's int64(f) on amd64: NaN, infinities and out-of-range values give the minimum.
+        if not math.isfinite(v) or not -(2**63) <= int(v) < 2**63:
+            return -(2**63)
+        return int(v)
     if isinstance(v, str):
         if not re.fullmatch(r"[+-]?[0-9]+", v):
             return 0
@@ -998,9 +1001,11 @@ def _untitle(s: str) -> str:
 
 
 def _abbrev(width: int, s: str) -> str:
-    if width < 4 or len(s) <= width:
+    """goutils ``Abbreviate``, which counts bytes."""
+    b = s.encode("utf-8", "surrogateescape")
+    if width < 4 or len(b) <= width:
         return s
-    return s[: width - 3] + "..."
+    return go_string(b[: width - 3]) + "..."
 
 
 def _b32dec(s: str) -> str:

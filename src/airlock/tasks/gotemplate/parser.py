@@ -392,8 +392,8 @@ class _Parser:
             return node
         if tok.typ is Item.COMPLEX:
             value = _parse_complex(text)
-            if value is None:
-                raise self.error(f"illegal number syntax: {_go_q(text)}", tok.line)
+            if value is None:  # Go lets fmt.Sscan read it
+                raise self.error("syntax error scanning complex number", tok.line)
             node.is_complex = True
             node.complex_value = value
             _simplify_complex(node)
