@@ -98,27 +98,13 @@ def register(subparsers: Subparsers) -> None:
 def validate(args: argparse.Namespace, ctx: Context) -> Any:
     # Imported here: the task engine reads YAML, which the other commands do not need.
     from airlock.tasks.errors import TaskFileError
-    from airlock.tasks.render import load_values, parse_set
     from airlock.tasks.validate import validate as validate_task
 
     path = Path(args.file)
+    text = _read(path, "task file")
+    values = _values(args)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CLIError(f"cannot read the task file {path}: {exc}") from None
-    try:
-        values: dict[str, Any] = {}
-        if args.values:
-            values_path = Path(args.values)
-            try:
-                values_text = values_path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise CLIError(f"cannot read the values file {values_path}: {exc}") from None
-            values.update(load_values(values_text, source=str(values_path)))
-        values.update(parse_set(args.set))
         result = validate_task(text, source=str(path), values=values, strict=args.strict)
-    except ValueError as exc:  # a malformed --set
-        raise CLIError(str(exc)) from None
     except TaskFileError as exc:
         raise CLIError(str(exc)) from None
     for warning in result.to_json()["warnings"]:
@@ -147,35 +133,23 @@ def _path(args: argparse.Namespace) -> str:
 
 
 def _body(args: argparse.Namespace) -> dict[str, Any]:
-    from airlock.tasks.errors import TaskFileError
-    from airlock.tasks.render import load_values, parse_set
+    from airlock.tasks.render import parse_set
 
     if args.file is not None and args.cmd is not None:
         raise CLIError("give --file or --cmd, not both")
     body: dict[str, Any] = {}
     if args.file is not None:
         path = Path(args.file)
-        try:
-            body["file"] = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CLIError(f"cannot read the task file {path}: {exc}") from None
+        body["file"] = _read(path, "task file")
         body["fileName"] = path.name
     if args.cmd is not None:
         body["cmd"] = args.cmd
     if args.context is not None:
         body["context"] = _absolute_context(args.context)
+    values = _values(args)
     try:
-        values: dict[str, Any] = {}
-        if args.values:
-            values_path = Path(args.values)
-            try:
-                values_text = values_path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise CLIError(f"cannot read the values file {values_path}: {exc}") from None
-            values.update(load_values(values_text, source=str(values_path)))
-        values.update(parse_set(args.set))
         secrets = parse_set(args.set_secret)
-    except (ValueError, TaskFileError) as exc:
+    except ValueError as exc:
         raise CLIError(str(exc)) from None
     if values:
         body["values"] = values
@@ -242,3 +216,26 @@ def task_table(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for t in found
     ]
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CLIError(f"cannot read the {what} {path}: {exc}") from None
+
+
+def _values(args: argparse.Namespace) -> dict[str, Any]:
+    """--values FILE, then --set NAME=VALUE over it."""
+    from airlock.tasks.errors import TaskFileError
+    from airlock.tasks.render import load_values, parse_set
+
+    values: dict[str, Any] = {}
+    try:
+        if args.values:
+            path = Path(args.values)
+            values.update(load_values(_read(path, "values file"), source=str(path)))
+        values.update(parse_set(args.set))
+    except (ValueError, TaskFileError) as exc:  # a malformed --set, a bad values file
+        raise CLIError(str(exc)) from None
+    return values
