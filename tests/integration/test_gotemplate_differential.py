@@ -407,3 +407,22 @@ def test_the_generator_leaves_out_what_it_says() -> None:
 def test_the_generator_reaches_every_outcome(go_render: Any) -> None:
     kinds = {outcome(r)[0] for r in go_render(generated_cases(200))}
     assert kinds == {"output", "parse", "exec"}
+
+
+def test_values_json_is_what_go_marshals(go_render: Any) -> None:
+    """``{{.ValuesJSON}}`` and ``{{.RunJSON}}`` are ``json.Marshal`` output (then shell-quoted,
+    as acr-builder does); Sprig's ``toJson`` is ``json.Marshal`` too, so Go says what it is."""
+    from airlock.tasks.render import go_json
+
+    samples: list[Any] = [
+        {"b": "x", "a": "<tag> & 'quote' \"dq\"", "c": "café ☕\u2028line"},
+        # Flat values, as --set gives them: Go's json.Marshal refuses the
+        # map[interface{}]interface{} that yaml.v2 makes of a nested mapping.
+        {"z": "1", "n": "3", "empty": "", "dollar": "$HOME `cmd`"},
+        {},
+    ]
+    results = go_render(
+        [{"template": "{{ toJson .Values }}", "data": {"Values": s}} for s in samples]
+    )
+    for sample, result in zip(samples, results, strict=True):
+        assert result.get("output") == go_json(sample), (sample, result)

@@ -14,6 +14,8 @@ runner renders twice: once without secrets to read them, once with their values.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,21 +44,62 @@ class RunContext:
     commit: str = ""
     branch: str = ""
     task_name: str = ""
+    repository: str = ""
+    git_tag: str = ""
+    triggered_by: str = ""
+
+    def values(self) -> dict[str, str]:
+        """What acr-builder puts under ``.Run`` (``templating/base_render_options.go``), in
+        its order, and Airlock's ``TaskName``."""
+        name = self.registry_name or self.registry.split(".", 1)[0]
+        return {
+            "ID": self.id,
+            "Commit": self.commit,
+            "Repository": self.repository,
+            "Branch": self.branch,
+            "GitTag": self.git_tag,
+            "TriggeredBy": self.triggered_by,
+            "Registry": self.registry,
+            "RegistryName": name,
+            "Date": self.date,
+            "SharedVolume": self.shared_volume,
+            "OS": self.os,
+            "Architecture": self.architecture,
+            "TaskName": self.task_name,
+        }
 
     def fields(self) -> StrictFields:
-        name = self.registry_name or self.registry.split(".", 1)[0]
-        return StrictFields(
-            ID=self.id,
-            SharedVolume=self.shared_volume,
-            Registry=self.registry,
-            RegistryName=name,
-            Date=self.date,
-            OS=self.os,
-            Architecture=self.architecture,
-            Commit=self.commit,
-            Branch=self.branch,
-            TaskName=self.task_name,
-        )
+        return StrictFields(**self.values())
+
+
+def go_json(value: Any) -> str:
+    """``json.Marshal`` as Go writes it: map keys sorted, no spaces, ``<``, ``>`` and ``&``
+    (and U+2028, U+2029) escaped, other characters as UTF-8."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for char, escape in _GO_JSON_ESCAPES:
+        text = text.replace(char, escape)
+    return text
+
+
+_GO_JSON_ESCAPES = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
+# acr-builder's shellEscapePattern: anything else makes the text need quoting.
+_SHELL_UNSAFE = re.compile(r"[^\w_^@=+%,:./-]", re.ASCII)
+
+
+def shell_quote(text: str) -> str:
+    """acr-builder's ``shellQuote``: ``''`` for nothing, the text as is when it is safe, else
+    single-quoted with each ``'`` written ``'"'"'``."""
+    if not text:
+        return "''"
+    if _SHELL_UNSAFE.search(text):
+        return "'" + text.replace("'", "'\"'\"'") + "'"
+    return text
 
 
 def run_date(moment: datetime) -> str:
@@ -106,7 +149,16 @@ def render(
     values: Mapping[str, Any] | None = None,
     secrets: Mapping[str, str] | None = None,
 ) -> RenderResult:
-    data = {"Run": run.fields(), "Values": dict(values or {}), "Secrets": dict(secrets or {})}
+    values = dict(values or {})
+    data = {
+        "Run": run.fields(),
+        "Build": StrictFields(ID=run.id),
+        "Values": values,
+        "Secrets": dict(secrets or {}),
+        # As acr-builder: the values and the run as JSON, quoted for a shell command line.
+        "ValuesJSON": shell_quote(go_json(values)),
+        "RunJSON": shell_quote(go_json(run.values())),
+    }
     first, end = aliases.split_alias_block(text)
     lines = text.split("\n")
     block = render_template("\n".join(lines[first:end]), data, source=source, secret_root="Secrets")
