@@ -14,6 +14,8 @@ import shutil
 import stat
 import tarfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,9 +145,10 @@ def _kind(mode: int) -> str:
 # --- tarballs ------------------------------------------------------------------------------
 
 
-def download(url: str, dest: Path, timeout: float, limits: ContextLimits = DEFAULT_LIMITS) -> None:
-    """Download ``url`` to ``dest``, at most ``max_download_bytes``, within ``timeout`` s."""
-    deadline = time.monotonic() + timeout
+@contextmanager
+def _tarball(url: str, timeout: float, limits: ContextLimits) -> Iterator[httpx.Response]:
+    """A GET of the tarball that answered 200; every way it can fail is a ContextError that
+    names the URL and what to check."""
     try:
         with (
             httpx.Client(
@@ -161,21 +164,7 @@ def download(url: str, dest: Path, timeout: float, limits: ContextLimits = DEFAU
                     f"the tarball context {url} answered HTTP {response.status_code}; "
                     "check the URL (it must be downloadable without signing in)"
                 )
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limits.max_download_bytes:
-                raise _too_big(url, limits)
-            written = 0
-            with open(dest, "xb") as out:
-                for chunk in response.iter_bytes(_CHUNK):
-                    written += len(chunk)
-                    if written > limits.max_download_bytes:
-                        raise _too_big(url, limits)
-                    if time.monotonic() > deadline:
-                        raise ContextUnreachableError(
-                            f"the tarball context {url} did not finish downloading within "
-                            f"{timeout:g} s; check the server or give a smaller tarball"
-                        )
-                    out.write(chunk)
+            yield response
     except httpx.TooManyRedirects as exc:
         raise ContextUnreachableError(
             f"the tarball context {url} redirects more than {limits.max_redirects} times; "
@@ -193,33 +182,31 @@ def download(url: str, dest: Path, timeout: float, limits: ContextLimits = DEFAU
         ) from exc
 
 
+def download(url: str, dest: Path, timeout: float, limits: ContextLimits = DEFAULT_LIMITS) -> None:
+    """Download ``url`` to ``dest``, at most ``max_download_bytes``, within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    with _tarball(url, timeout, limits) as response:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limits.max_download_bytes:
+            raise _too_big(url, limits)
+        written = 0
+        with open(dest, "xb") as out:
+            for chunk in response.iter_bytes(_CHUNK):
+                written += len(chunk)
+                if written > limits.max_download_bytes:
+                    raise _too_big(url, limits)
+                if time.monotonic() > deadline:
+                    raise ContextUnreachableError(
+                        f"the tarball context {url} did not finish downloading within "
+                        f"{timeout:g} s; check the server or give a smaller tarball"
+                    )
+                out.write(chunk)
+
+
 def probe(url: str, timeout: float, limits: ContextLimits = DEFAULT_LIMITS) -> None:
     """Check that ``url`` answers 200 to a GET, reading no body."""
-    try:
-        with (
-            httpx.Client(
-                follow_redirects=True,
-                max_redirects=limits.max_redirects,
-                timeout=httpx.Timeout(timeout),
-                trust_env=False,
-            ) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code != 200:
-                raise ContextUnreachableError(
-                    f"the tarball context {url} answered HTTP {response.status_code}; "
-                    "check the URL (it must be downloadable without signing in)"
-                )
-    except httpx.TimeoutException as exc:
-        raise ContextUnreachableError(
-            f"the tarball context {url} did not answer within {timeout:g} s; "
-            "check the URL and that the server is up"
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise ContextUnreachableError(
-            f"the tarball context {url} does not answer ({type(exc).__name__}: {exc}); "
-            "check the URL and that the server is up"
-        ) from exc
+    with _tarball(url, timeout, limits):
+        pass
 
 
 def _too_big(url: str, limits: ContextLimits) -> ContextRefusedError:
