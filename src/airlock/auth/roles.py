@@ -233,6 +233,11 @@ def normalise_scope(scope: str) -> str:
     return scope.strip().rstrip("/")
 
 
+def held_at(assignments: Iterable[tuple[str, str]], scope: str) -> list[str]:
+    """The roles that (role, scope) assignments give at ``scope``: assigned there or above."""
+    return sorted({role for role, assigned in assignments if covers(assigned, scope)})
+
+
 def covers(assigned_scope: str, target_scope: str) -> bool:
     """Whether an assignment at ``assigned_scope`` applies at ``target_scope``."""
     assigned = normalise_scope(assigned_scope).lower()

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.engine import Row
 
-from airlock.auth.roles import SERVER_SCOPE, UnknownRoleError, covers, normalise_scope
+from airlock.auth.roles import SERVER_SCOPE, UnknownRoleError, normalise_scope
 from airlock.auth.roles import role as role_definition
 from airlock.common.clock import now_iso
 from airlock.db import epochs
@@ -166,15 +166,15 @@ class RoleStore:
                 conn.execute(delete(role_assignments).where(role_assignments.c.id.in_(doomed)))
         return len(doomed)
 
-    def held(self, principal_id: str, scope: str) -> list[str]:
-        """The roles a principal holds at ``scope``: assigned there or on a scope above it."""
+    def assigned(self, principal_id: str) -> tuple[tuple[str, str], ...]:
+        """Every (role, scope) a principal is assigned, for ``roles.held_at``."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(role_assignments.c.role, role_assignments.c.scope).where(
                     role_assignments.c.assignee == principal_id
                 )
             ).all()
-        return sorted({row.role for row in rows if covers(row.scope, scope)})
+        return tuple((row.role, row.scope) for row in rows)
 
     def ensure(self, principal_id: str, role: str, scope: str) -> None:
         """Assign a role unless the principal already has it there (the owner's, at start)."""

@@ -50,6 +50,9 @@ class Caller:
     name: str
     kind: str
     session_id: str
+    # (role, scope) pairs, read once when the request is signed in: every check of the
+    # request (a list filters item by item) answers from them.
+    assignments: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         kinds = {
@@ -147,7 +150,11 @@ class Gate:
                 "SessionExpired",
             )
         return Caller(
-            session.principal_id, session.principal_name, session.principal_kind, session.id
+            session.principal_id,
+            session.principal_name,
+            session.principal_kind,
+            session.id,
+            self.services.identities.roles.assigned(session.principal_id),
         )
 
     # --- authorisation ------------------------------------------------------------------
@@ -183,8 +190,7 @@ class Gate:
         policy: str | None = None,
         vault: str | None = None,
     ) -> bool:
-        held = self.services.identities.roles.held(caller.principal_id, scope)
-        if roles.allows(held, action, data=data):
+        if roles.allows(roles.held_at(caller.assignments, scope), action, data=data):
             return True
         if policy is not None and vault is not None:
             kv = self.services.vault
