@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 MAX_DEPTH = 32
-# A \\uXXXX escape in the surrogate range (case-insensitive hex).
+# A \\u escape of a UTF-16 surrogate (D800 to DFFF, hex digits in either case).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 

@@ -11,7 +11,7 @@ Owner on the whole server may name one. Secret values and the git access token a
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 from starlette.requests import Request
@@ -102,20 +102,10 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         spec = await _spec(merged, request.state.caller, gate, check="context" in body)
         if keep_definition:
             spec = replace(spec, kind=current.kind, file_name=current.file_name)
-        task = store.update(
-            record.id,
-            current.name,
-            kind=spec.kind,
-            definition=spec.definition,
-            context=spec.context,
-            file_name=spec.file_name,
-            values=spec.values,
-            secrets=spec.secrets,
-            platform=spec.platform,
-            timeout=spec.timeout,
-            status=spec.status,
-            **({"git_token": spec.git_token} if spec.git_token else {}),
-        )
+        changes = {f.name: getattr(spec, f.name) for f in fields(TaskSpec)}
+        if not spec.git_token:
+            del changes["git_token"]  # none given: the stored one stays
+        task = store.update(record.id, current.name, **changes)
         if body.get("assignIdentity") is True and task.identity is None:
             principal = services.identities.principals.ensure_system_identity(
                 "task", owner_name(record, task.name)
