@@ -21,8 +21,10 @@ from airlock.runs.store import (
     FAILED,
     QUEUED,
     RUNNING,
+    SKIPPED,
     SUCCEEDED,
     RunStore,
+    StepRecord,
 )
 
 
@@ -150,3 +152,114 @@ def test_stale_and_interrupted_runs_fail_with_the_reason(
     assert [r.id for r in interrupted] == [local.id]
     assert store.by_id(fresh.id).status == RUNNING  # heart-beating, not the server's: kept
     assert not store.finish(remote.id, "remote-1", SUCCEEDED)  # too late to report
+
+
+def _make_stale(engine: Engine, *runs: str) -> None:
+    with engine.begin() as conn:
+        for run in runs:
+            conn.execute(
+                text("UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00+00:00' WHERE id = :id"),
+                {"id": run},
+            )
+
+
+def test_steps_are_recorded_by_the_holder_and_updated_in_place(
+    engine: Engine, registries: tuple[int, int]
+) -> None:
+    store = RunStore(engine)
+    store.queue(registries[0], "x")
+    run = store.claim("w1")
+    assert run is not None
+    build = StepRecord("build", RUNNING, started_at="2026-11-30T11:00:01.000000+00:00")
+    assert store.record_step(run.id, "w1", build)
+    assert store.record_step(
+        run.id, "w1", StepRecord("push", RUNNING, started_at="2026-11-30T11:00:02.000000+00:00")
+    )
+    assert store.record_step(run.id, "w1", StepRecord("test", SKIPPED))
+    done = StepRecord(
+        "build",
+        SUCCEEDED,
+        exit_code=0,
+        finished_at="2026-11-30T11:00:03.000000+00:00",  # started_at left out: kept
+        images=(("127.0.0.1:5001/hello:ca1", "sha256:" + "a" * 64),),
+    )
+    assert store.record_step(run.id, "w1", done)
+    steps = store.steps(run.id)
+    assert [s.step_id for s in steps] == ["build", "push", "test"]  # by start, skipped last
+    assert steps[0] == StepRecord(
+        "build",
+        SUCCEEDED,
+        0,
+        "2026-11-30T11:00:01.000000+00:00",
+        "2026-11-30T11:00:03.000000+00:00",
+        (("127.0.0.1:5001/hello:ca1", "sha256:" + "a" * 64),),
+        None,
+    )
+    assert steps[2].images == () and steps[2].started_at is None
+    with pytest.raises(InvalidArgumentError, match="unknown step status"):
+        store.record_step(run.id, "w1", StepRecord("build", "Done"))
+    with pytest.raises(InvalidArgumentError, match="step id"):
+        store.record_step(run.id, "w1", StepRecord("x" * 129, RUNNING))
+
+
+def test_a_worker_that_lost_its_run_cannot_record_steps(
+    engine: Engine, registries: tuple[int, int]
+) -> None:
+    store = RunStore(engine)
+    store.queue(registries[0], "x")
+    run = store.claim("w1")
+    assert run is not None
+    assert not store.record_step(run.id, "w2", StepRecord("build", RUNNING))
+    assert store.record_step(run.id, "w1", StepRecord("build", RUNNING))
+    store.cancel(registries[0], run.run_id)
+    assert not store.record_step(run.id, "w1", StepRecord("build", SUCCEEDED, exit_code=0))
+    assert [(s.step_id, s.status) for s in store.steps(run.id)] == [("build", RUNNING)]
+    queued = store.queue(registries[0], "y")  # not claimed: nobody holds it
+    assert not store.record_step(queued.id, "w1", StepRecord("build", RUNNING))
+    assert store.steps(queued.id) == []
+
+
+def test_latest_is_the_newest_run_of_the_registry_or_task(
+    engine: Engine, registries: tuple[int, int]
+) -> None:
+    store = RunStore(engine)
+    one, two = registries
+    with pytest.raises(NotFoundError, match="no runs yet") as raised:
+        store.latest(one)
+    assert raised.value.code == "RunNotFound"
+    store.queue(one, "x", task="build-app")
+    store.queue(one, "x", task="other-task")
+    store.queue(two, "x", task="build-app")
+    assert store.latest(one).run_id == "ca2"
+    assert store.latest(one, task="build-app").run_id == "ca1"
+    with pytest.raises(NotFoundError, match="'missing' has no runs"):
+        store.latest(one, task="missing")
+
+
+def test_recover_stale_requeues_runs_with_no_step_and_fails_the_others(
+    engine: Engine, registries: tuple[int, int]
+) -> None:
+    store = RunStore(engine)
+    for _ in range(3):
+        store.queue(registries[0], "x")
+    untouched, started, fresh = store.claim("w1"), store.claim("w2"), store.claim("w3")
+    assert untouched is not None and started is not None and fresh is not None
+    assert store.record_step(started.id, "w2", StepRecord("build", RUNNING))
+    assert store.record_step(fresh.id, "w3", StepRecord("build", RUNNING))
+    _make_stale(engine, untouched.id, started.id)
+
+    failed, requeued = store.recover_stale(30, "worker stopped heart-beating")
+    assert [r.id for r in requeued] == [untouched.id]
+    assert (requeued[0].status, requeued[0].worker) == (QUEUED, None)
+    assert requeued[0].started_at is None and requeued[0].heartbeat_at is None
+    assert [r.id for r in failed] == [started.id]
+    assert (failed[0].status, failed[0].error) == (FAILED, "worker stopped heart-beating")
+    assert store.by_id(fresh.id).status == RUNNING  # heart-beating: kept
+    assert store.recover_stale(30, "again") == ([], [])
+
+    # The old worker finds out; the requeued run is claimed again, first (the oldest).
+    assert not store.heartbeat(untouched.id, "w1")
+    assert not store.record_step(untouched.id, "w1", StepRecord("build", RUNNING))
+    again = store.claim("w4")
+    assert again is not None and (again.id, again.worker) == (untouched.id, "w4")
+    assert again.run_id == untouched.run_id

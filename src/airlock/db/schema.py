@@ -445,3 +445,34 @@ tasks = Table(
     Column("updated_at", String(40), nullable=False),
     UniqueConstraint("registry_id", "name_key"),
 )
+
+
+# --- run logs and task credentials (revision 0007) -----------------------------------------
+
+# The lines a run printed, in the order they were written: ``seq`` is global, so a reader
+# asks for "what came after the last line I saw" with one index range.
+run_logs = Table(
+    "run_logs",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("run", String(36), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("line", Text, nullable=False),
+    Index("ix_run_logs_run_seq", "run", "seq"),
+)
+
+# ``az acr task credential``: how a task's runs log in to a registry. The user name and a
+# password given as a vault secret URI are kept as given (they are not secret); a password
+# given in clear is sealed with the master key, bound to the task and the login server.
+task_credentials = Table(
+    "task_credentials",
+    metadata,
+    Column("task", String(36), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("login_server", String(255), primary_key=True),
+    Column("username", Text),  # a user name or a vault secret URI; NULL with an identity only
+    Column("password_ref", Text),  # a vault secret URI
+    Column("sealed_password", LargeBinary),
+    Column("use_identity", String(64)),  # "[system]"
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)

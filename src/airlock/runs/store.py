@@ -11,16 +11,21 @@ workers (threads, processes or machines sharing the database) can never both mov
   other's row instead of waiting for it.
 - **heartbeat / finish** name the worker that holds the run: a run taken away (cancelled, or
   failed for a lost worker) is not written to by its old worker.
+- **steps**: recorded by the worker that holds the run, with one upsert guarded by the
+  same condition (``record_step``).
 - **recovery**: runs ``Running`` on a worker that stopped heart-beating are failed with that
-  reason (``fail_stale``); at server start, runs of the server's own worker pool are failed as
-  interrupted (``fail_interrupted``). A run is never lost, never left ``Running`` for ever and
-  never run twice.
+  reason (``fail_stale``), or, by ``recover_stale``, queued again when none of their steps
+  was recorded (a worker records a step as ``Running`` before it starts it, so such a run
+  did nothing that running it again repeats); at server start, runs of the server's own
+  worker pool are failed as interrupted (``fail_interrupted``). A run is never lost, never
+  left ``Running`` for ever and never run twice.
 
 Times are ISO 8601 strings in UTC, as everywhere in the database.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,11 +46,15 @@ TIMEOUT = "Timeout"
 FINAL = frozenset({SUCCEEDED, FAILED, CANCELED, ERROR, TIMEOUT})
 STATUSES = (QUEUED, RUNNING, *sorted(FINAL))
 
+SKIPPED = "Skipped"
+STEP_STATUSES = (*STATUSES, SKIPPED)
+
 MANUAL = "Manual"
 TRIGGERS = ("Manual", "Commit", "Image Update", "Timer")
 
 RUN_PREFIX = "ca"
 MAX_LIST = 1000
+MAX_STEP_ID = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,19 @@ class Run:
         return self.status in FINAL
 
 
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """A step of a run as its worker reports it; ``images`` are (reference, digest) pairs."""
+
+    step_id: str
+    status: str
+    exit_code: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    images: tuple[tuple[str, str], ...] = ()
+    error: str | None = None
+
+
 _COLUMNS = (
     "id, registry_id, run_id, task, status, trigger, platform, definition, created_at,"
     " started_at, finished_at, worker, heartbeat_at, error"
@@ -78,6 +100,26 @@ _COLUMNS = (
 
 def _run(row: Any) -> Run:
     return Run(*row)
+
+
+def _step(row: Any) -> StepRecord:
+    images = tuple((i["image"], i["digest"]) for i in json.loads(row.digests or "[]"))
+    return StepRecord(
+        row.step_id, row.status, row.exit_code, row.started_at, row.finished_at, images, row.error
+    )
+
+
+def _before(seconds: float) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+
+
+def _check_step(record: StepRecord) -> None:
+    if record.status not in STEP_STATUSES:
+        raise InvalidArgumentError(
+            f"unknown step status {record.status[:20]!r}; use one of {', '.join(STEP_STATUSES)}"
+        )
+    if not 1 <= len(record.step_id) <= MAX_STEP_ID:
+        raise InvalidArgumentError(f"a step id has 1 to {MAX_STEP_ID} characters")
 
 
 class RunStore:
@@ -197,15 +239,85 @@ class RunStore:
 
     def fail_stale(self, older_than: float, reason: str) -> list[Run]:
         """Fail the running runs whose worker has not heart-beaten for ``older_than`` s."""
-        limit = (datetime.now(UTC) - timedelta(seconds=older_than)).isoformat(
-            timespec="microseconds"
-        )
-        return self._fail_where("heartbeat_at < :limit", {"limit": limit}, reason)
+        return self._fail_where("heartbeat_at < :limit", {"limit": _before(older_than)}, reason)
 
     def fail_interrupted(self, worker_prefix: str, reason: str) -> list[Run]:
         """Fail the running runs of workers named ``<worker_prefix>...`` (the server's own
         pool, at start: a crash or restart ended them)."""
         return self._fail_where("worker LIKE :prefix", {"prefix": worker_prefix + "%"}, reason)
+
+    def recover_stale(self, older_than: float, reason: str) -> tuple[list[Run], list[Run]]:
+        """Runs whose worker has not heart-beaten for ``older_than`` s: queued again when no
+        step was recorded, failed with ``reason`` otherwise. Returns (failed, requeued)."""
+        limit = _before(older_than)
+        with self.engine.begin() as conn:
+            requeued = (
+                conn.execute(
+                    text(
+                        "UPDATE runs SET status = :queued, worker = NULL, started_at = NULL,"
+                        " heartbeat_at = NULL WHERE status = :running AND heartbeat_at < :limit"
+                        " AND NOT EXISTS (SELECT 1 FROM run_steps WHERE run_steps.run = runs.id)"
+                        " RETURNING id"
+                    ),
+                    {"queued": QUEUED, "running": RUNNING, "limit": limit},
+                )
+                .scalars()
+                .all()
+            )
+            failed = self._fail(conn, "heartbeat_at < :limit", {"limit": limit}, reason)
+            return failed, [self._get(conn, run) for run in requeued]
+
+    def record_step(self, run: str, worker: str, record: StepRecord) -> bool:
+        """Insert or update a step of ``run``; False (nothing written) when ``worker`` no
+        longer holds the run. Record a step ``Running`` before starting it: a run with no
+        step recorded is one ``recover_stale`` may run again."""
+        _check_step(record)
+        images = [{"image": image, "digest": digest} for image, digest in record.images]
+        return self._move(
+            "INSERT INTO run_steps (run, step_id, status, exit_code, started_at, finished_at,"
+            " digests, error) SELECT id, :step_id, :status, :exit_code, :started_at,"
+            " :finished_at, :digests, :error FROM runs WHERE id = :run AND worker = :worker"
+            " AND status = :running ON CONFLICT (run, step_id) DO UPDATE SET"
+            " status = excluded.status, exit_code = excluded.exit_code,"
+            " started_at = COALESCE(excluded.started_at, run_steps.started_at),"
+            " finished_at = excluded.finished_at, digests = excluded.digests,"
+            " error = excluded.error",
+            {
+                "run": run,
+                "worker": worker,
+                "running": RUNNING,
+                "step_id": record.step_id,
+                "status": record.status,
+                "exit_code": record.exit_code,
+                "started_at": record.started_at,
+                "finished_at": record.finished_at,
+                "digests": json.dumps(images) if images else None,
+                "error": record.error,
+            },
+        )
+
+    def steps(self, run: str) -> list[StepRecord]:
+        """The steps recorded for ``run``: by start time, steps not started (skipped) last."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT step_id, status, exit_code, started_at, finished_at, digests, error"
+                    " FROM run_steps WHERE run = :run ORDER BY"
+                    " CASE WHEN started_at IS NULL THEN 1 ELSE 0 END, started_at, step_id"
+                ),
+                {"run": run},
+            )
+            return [_step(row) for row in rows]
+
+    def latest(self, registry_id: int, task: str | None = None) -> Run:
+        """The newest run of the registry (of ``task`` when given)."""
+        found = self.recent(registry_id, task=task, top=1)
+        if not found:
+            what = f"task {task[:60]!r}" if task is not None else "this registry"
+            raise NotFoundError(
+                f"{what} has no runs yet; start one with 'airlock acr task run'", "RunNotFound"
+            )
+        return found[0]
 
     def get(self, registry_id: int, run_id: str) -> Run:
         with self.engine.connect() as conn:
@@ -248,24 +360,29 @@ class RunStore:
 
     def _fail_where(self, condition: str, params: dict[str, Any], reason: str) -> list[Run]:
         with self.engine.begin() as conn:
-            ids = (
-                conn.execute(
-                    text(
-                        "UPDATE runs SET status = :failed, finished_at = :now, error = :reason"
-                        f" WHERE status = :running AND {condition} RETURNING id"
-                    ),
-                    {
-                        **params,
-                        "failed": FAILED,
-                        "running": RUNNING,
-                        "reason": reason,
-                        "now": now_iso(),
-                    },
-                )
-                .scalars()
-                .all()
+            return self._fail(conn, condition, params, reason)
+
+    def _fail(
+        self, conn: Connection, condition: str, params: dict[str, Any], reason: str
+    ) -> list[Run]:
+        ids = (
+            conn.execute(
+                text(
+                    "UPDATE runs SET status = :failed, finished_at = :now, error = :reason"
+                    f" WHERE status = :running AND {condition} RETURNING id"
+                ),
+                {
+                    **params,
+                    "failed": FAILED,
+                    "running": RUNNING,
+                    "reason": reason,
+                    "now": now_iso(),
+                },
             )
-            return [self._get(conn, run) for run in ids]
+            .scalars()
+            .all()
+        )
+        return [self._get(conn, run) for run in ids]
 
     @staticmethod
     def _get(conn: Connection, run: str) -> Run:
