@@ -33,3 +33,10 @@ class ContextAccessDeniedError(ContextError):
 
 class ContextRefusedError(ContextError):
     default_code = "ContextRefused"
+
+
+class StepError(InvalidArgumentError):
+    """A step asks for something Airlock does not do (an option, a path out of the context,
+    a network or port outside the run): refused before or when the step runs."""
+
+    default_code = "InvalidStep"
