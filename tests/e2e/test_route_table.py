@@ -590,6 +590,53 @@ def _task_route(body: object = None) -> Example:
     return example
 
 
+QUICK_RUN = {"kind": "cmd", "cmd": TASK_CMD, "context": "/dev/null"}
+
+
+def _run_id(ctx: Context) -> str:
+    """A fresh quick run on the shared registry, queued by the owner (the route table's
+    server has no workers: it stays Queued)."""
+    base = f"/api/registries/{ctx.shared_registry.name}/runs"
+    return str(ctx.owner("POST", base, QUICK_RUN)["runId"])
+
+
+def _run_task(ctx: Context) -> Call:
+    registry = ctx.shared_registry
+    return Call(
+        f"/api/registries/{registry.name}/tasks/{_task_name(ctx)}/runs",
+        scope=registry.scope,
+        body={"values": {"k": "v"}},
+    )
+
+
+def _quick_run(ctx: Context) -> Call:
+    registry = ctx.shared_registry
+    return Call(f"/api/registries/{registry.name}/runs", scope=registry.scope, body=QUICK_RUN)
+
+
+def _list_runs(ctx: Context) -> Call:
+    registry = ctx.shared_registry
+    run = _run_id(ctx)
+    return Call(
+        f"/api/registries/{registry.name}/runs",
+        query={"top": "100"},
+        scope=registry.scope,
+        check=lambda _, answer, __: _lists(run)(_, [r["runId"] for r in answer], __),
+    )
+
+
+def _run_route(suffix: str = "", body: object = None) -> Example:
+    def example(ctx: Context) -> Call:
+        registry = ctx.shared_registry
+        return Call(
+            f"/api/registries/{registry.name}/runs/{_run_id(ctx)}{suffix}",
+            scope=registry.scope,
+            body=body,
+        )
+
+    return example
+
+
 def _login_token(ctx: Context) -> Call:
     registry = ctx.shared_registry
     return Call(
@@ -669,6 +716,13 @@ EXAMPLES: dict[RouteKey, Example] = {
     ("GET", "/api/registries/{name}/tasks/{task}"): _task_route(),
     ("PATCH", "/api/registries/{name}/tasks/{task}"): _task_route({"values": {"k": "v"}}),
     ("DELETE", "/api/registries/{name}/tasks/{task}"): _task_route(),
+    # runs
+    ("POST", "/api/registries/{name}/tasks/{task}/runs"): _run_task,
+    ("POST", "/api/registries/{name}/runs"): _quick_run,
+    ("GET", "/api/registries/{name}/runs"): _list_runs,
+    ("GET", "/api/registries/{name}/runs/{run}"): _run_route(),
+    ("GET", "/api/registries/{name}/runs/{run}/logs"): _run_route("/logs"),
+    ("POST", "/api/registries/{name}/runs/{run}/cancel"): _run_route("/cancel", {}),
     ("GET", "/api/registries/{name}/scope-maps"): _registry_route("/scope-maps"),
     ("POST", "/api/registries/{name}/scope-maps"): lambda ctx: _registry_route(
         "/scope-maps",
@@ -752,7 +806,10 @@ KNOWN_WRONG: dict[RouteKey, str] = {}
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     try:
-        server = start_airlock(tmp_path_factory.mktemp("route-table-home"))
+        # No task workers: runs the examples queue stay Queued (and cancellable).
+        server = start_airlock(
+            tmp_path_factory.mktemp("route-table-home"), extra_env={"AIRLOCK_WORKERS": "0"}
+        )
     except Exception as exc:  # reported, never skipped
         pytest.fail(f"Airlock server could not start: {exc}", pytrace=False)
     context = Context(server)

@@ -1,7 +1,9 @@
 """Who a token's ``sub`` names, and what that identity may do now.
 
 Subjects: ``admin`` (the registry's admin user), ``token:<name>``, ``principal:<id>`` (a
-user, service principal, owner, or task or user-assigned identity) and ``anonymous``. The
+user, service principal, owner, or task or user-assigned identity), ``run:<id>`` (a task run,
+which may push and pull on its own registry while it is Running, as an ACR run may) and
+``anonymous``. The
 registry asks here once per new JWT (then caches until the identity epoch moves), with plain
 SQL on the shared connection, so that a token disabled, deleted or re-created, a password
 renewed, an admin user switched off, a narrowed scope map or a removed role assignment take
@@ -32,6 +34,7 @@ ADMIN = "admin"
 ANONYMOUS = "anonymous"
 TOKEN = "token:"
 PRINCIPAL = "principal:"
+RUN = "run:"
 # Principals of this kind sign in to registries with their appId and a client secret.
 # principals.kind of service principals (airlock.identity.accounts creates them).
 SERVICE_PRINCIPAL_KIND = "service-principal"
@@ -45,6 +48,10 @@ def principal_subject(principal_id: str) -> str:
     return PRINCIPAL + principal_id
 
 
+def run_subject(run: str) -> str:
+    return RUN + run
+
+
 def describe(subject: str) -> str:
     """A subject as error messages name it (never with a secret)."""
     if subject == ADMIN:
@@ -52,6 +59,8 @@ def describe(subject: str) -> str:
     if subject == ANONYMOUS:
         return "anonymous access"
     kind, _, name = subject.partition(":")
+    if kind == "run":
+        return f"run {name!r}"
     return f"{'token' if kind == 'token' else 'identity'} {name!r}"
 
 
@@ -94,6 +103,7 @@ _TOKEN = (
     " JOIN scope_maps m ON m.id = t.scope_map_id WHERE t.registry_id = ? AND t.name = ?"
 )
 _PRINCIPAL = "SELECT stamp FROM principals WHERE principal_id = ?"
+_RUN = "SELECT 1 FROM runs WHERE id = ? AND registry_id = ? AND status = 'Running'"
 _ASSIGNMENTS = "SELECT role, scope FROM role_assignments WHERE assignee = ?"
 _SERVICE_PRINCIPAL = "SELECT principal_id, stamp FROM principals WHERE client_id = ? AND kind = ?"
 _SECRETS = (
@@ -177,6 +187,9 @@ class IdentityDirectory:
                 return None
             allowed = self.principal_permissions(registry_id, principal_id)
             return None if allowed is None else Current(allowed, str(row[0] or ""))
+        if subject.startswith(RUN):
+            found = self.db.execute(_RUN, (subject[len(RUN) :], registry_id)).fetchone()
+            return Current(EVERYTHING, subject) if found is not None else None
         return None
 
 

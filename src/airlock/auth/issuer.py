@@ -33,6 +33,7 @@ from airlock.auth.identities import (
     describe,
     now_utc,
     principal_subject,
+    run_subject,
     token_stamp,
     token_subject,
 )
@@ -226,6 +227,21 @@ class TokenService:
                 "assign one (e.g. AcrPull or AcrPush) at the registry's scope or above"
             )
         return self.issue_refresh(realm, Identity(subject, current.permissions, current.stamp))
+
+    def issue_refresh_for_run(self, realm: Realm, run: str, lifetime: int) -> IssuedToken:
+        """A refresh token for a run on its own registry: everything there, for at most
+        ``lifetime`` seconds, and refused as soon as the run is no longer Running."""
+        subject = run_subject(run)
+        if self.directory.current(realm.registry_id, subject) is None:
+            raise AuthenticationError(f"run {run!r} is not running on {realm.registry_name!r}")
+        return self.signer.issue(
+            subject=subject,
+            audience=realm.login_server,
+            registry=realm.registry_name,
+            rid=self._rid(realm),
+            stamp=subject,
+            lifetime=lifetime,
+        )
 
     def _rid(self, realm: Realm) -> str:
         uid = realm.registry_uid or self.directory.registry_uid(realm.registry_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from airlock.cli import quick_run
 from airlock.cli.api import segment
 from airlock.cli.errors import EXIT_NOT_FOUND, CLIError
 from airlock.cli.options import (
@@ -25,6 +26,7 @@ def register(subparsers: Subparsers) -> None:
     _add_list(subparsers)
     _add_update(subparsers)
     _add_delete(subparsers)
+    quick_run.register(subparsers)
 
 
 def _add_create(subparsers: Subparsers) -> None:

@@ -141,7 +141,9 @@ class Client:
 
 # Body fields that carry secrets (a key vault secret's value, a password): --debug shows
 # that they were sent, never what they were.
-_SECRET_FIELDS = frozenset({"value", "password", "secret"})
+_SECRET_FIELDS = frozenset(
+    {"value", "password", "secret", "secretValues", "secretBuildArgs", "gitAccessToken"}
+)
 
 
 def _redacted(body: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -98,7 +98,8 @@ def _synopsis(path: tuple[str, ...], parser: argparse.ArgumentParser) -> str:
     }
     words = [" ".join(path)]
     seen_groups: set[int] = set()
-    for action in _group_actions(parser, None):
+    # Positional arguments last, where az's reference shows them.
+    for action in sorted(_group_actions(parser, None), key=lambda a: not a.option_strings):
         if _is_help(action):
             continue
         group = exclusive.get(id(action))
@@ -120,6 +121,8 @@ def _usage_word(action: argparse.Action) -> str:
 
 def _flag_with_value(action: argparse.Action) -> str:
     value = _value_name(action)
+    if not action.option_strings:  # a positional argument
+        return value
     return f"{action.option_strings[0]} {value}" if value else action.option_strings[0]
 
 
@@ -138,7 +141,7 @@ def _options_table(actions: list[argparse.Action]) -> list[str]:
     for action in actions:
         flags = ", ".join(f"`{flag}`" for flag in action.option_strings)
         value = _value_name(action)
-        option = f"{flags} `{value}`" if value else flags
+        option = f"{flags} `{value}`" if value and flags else flags or f"`{value}`"
         text = action.help or ""
         if action.required:
             text = f"Required. {text}"

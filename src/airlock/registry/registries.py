@@ -109,6 +109,13 @@ class RegistryCatalog:
             )
         return _record(row)
 
+    def get_by_id(self, registry_id: int) -> RegistryRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(registries).where(registries.c.id == registry_id)).first()
+        if row is None:
+            raise NotFoundError(f"registry #{registry_id} is gone", "RegistryNotFound")
+        return _record(row)
+
     def all(self, resource_group: str | None = None) -> list[RegistryRecord]:
         query = select(registries).order_by(registries.c.name_key)
         if resource_group:

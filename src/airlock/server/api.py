@@ -20,6 +20,7 @@ from airlock.server.routes import (
     imports,
     registries,
     repositories,
+    runs,
     tasks,
     vault,
 )
@@ -42,6 +43,7 @@ def build_api(services: Services, listeners: RegistryListeners) -> ApiGate:
         *auth.routes(services, gate),
         *imports.routes(services, gate),
         *tasks.routes(services, gate),
+        *runs.routes(services, gate),
     ]
     app = Starlette(
         routes=routes,

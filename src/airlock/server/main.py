@@ -17,6 +17,7 @@ from airlock.server.http.limits import api_max_body
 from airlock.server.listeners import HOST, RegistryListeners
 from airlock.server.owner import ensure_owner
 from airlock.server.services import Services
+from airlock.server.workers import pool_size, recover_stale_runs, start_pool
 from airlock.vault import masking
 
 log = logging.getLogger("airlock.server")
@@ -48,6 +49,7 @@ async def _serve(port: int, home: Path) -> int:
         http = HttpServer()
         max_body = api_max_body()
         apigate.parse_allowed_hosts(os.environ.get(apigate.ALLOWED_HOSTS_ENV, ""))
+        workers = pool_size()
     except ValueError as exc:
         log.error("%s", exc)
         return 2
@@ -74,10 +76,15 @@ async def _serve(port: int, home: Path) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     purger = asyncio.create_task(_purge_stale_uploads(services))
+    recovery = asyncio.create_task(recover_stale_runs(services))
+    pool = start_pool(services, loop, workers)
     log.info("Airlock server listening on http://%s:%s (state in %s)", HOST, port, home)
     await stop.wait()
     log.info("shutting down: finishing requests in flight")
     purger.cancel()
+    recovery.cancel()
+    # The pool's threads report through this loop: stopped from another thread.
+    await asyncio.to_thread(pool.stop)
     await http.shutdown(grace=10.0)
     services.close()
     log.info("stopped")

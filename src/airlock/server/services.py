@@ -20,6 +20,9 @@ from airlock.registry.events import EventBus
 from airlock.registry.registries import RegistryCatalog
 from airlock.registry.repositories import RepositoryService
 from airlock.registry.uploads import Uploads
+from airlock.runner.service import RunService
+from airlock.runs.credentials import TaskCredentialStore
+from airlock.runs.logs import LogStore
 from airlock.runs.store import RunStore
 from airlock.runs.tasks import TaskStore
 from airlock.storage import FilesystemDriver
@@ -41,6 +44,9 @@ class Services:
     importer: ImportService
     tasks: TaskStore
     runs: RunStore
+    logs: LogStore
+    credentials: TaskCredentialStore
+    runner: RunService
 
     @classmethod
     def open(cls, home: Path, storage_root: Path | None = None) -> Services:
@@ -66,6 +72,20 @@ class Services:
         auth.admin.on_new_password(vault.masker.add)
         vault.masker.add_many(vault.secrets.all_values())
         vault.masker.add_many(auth.admin.all_passwords())
+        tasks = TaskStore(engine, master_key)
+        runs = RunStore(engine)
+        logs = LogStore(engine)
+        credentials = TaskCredentialStore(engine, master_key)
+        runner = RunService(
+            runs=runs,
+            logs=logs,
+            tasks=tasks,
+            credentials=credentials,
+            registries=registries,
+            vault=vault,
+            auth=auth,
+            master_key=master_key,
+        )
         return cls(
             home=home,
             engine=engine,
@@ -78,8 +98,11 @@ class Services:
             identities=Identities.open(engine),
             auth=auth,
             importer=ImportService(registries, content, uploads),
-            tasks=TaskStore(engine, master_key),
-            runs=RunStore(engine),
+            tasks=tasks,
+            runs=runs,
+            logs=logs,
+            credentials=credentials,
+            runner=runner,
         )
 
     def close(self) -> None:

@@ -5,36 +5,45 @@ step graph built, as ``acr task validate`` does, with the given values), the con
 and a git or tarball context asked whether it answers). A context on this machine (a local
 folder or ``file://``) is read by the server with its own rights, so only a principal with
 Owner on the whole server may name one. Secret values and the git access token are sealed
-(``airlock.runs.tasks``) and never shown again. Running tasks comes with the task runner.
+(``airlock.runs.tasks``) and never shown again. Runs are in ``airlock.server.routes.runs``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import fields, replace
+import json
+from dataclasses import fields
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from airlock.auth import roles
-from airlock.errors import InvalidArgumentError
 from airlock.registry.registries import RegistryRecord
-from airlock.runner import ContextKind, check_reachable, parse_context
+from airlock.runner import check_reachable, parse_context
+from airlock.runner.plan import KIND_CMD, KIND_DOCKERFILE, KIND_FILE
 from airlock.runs.tasks import DEFAULT_TIMEOUT, ENABLED, Task, TaskSpec
 from airlock.server.authz import Caller, Gate, GuardedRoute, Rule, registry_scope
 from airlock.server.routes.common import json_body, only, text, whole_number
+from airlock.server.routes.definitions import (
+    DEFINITION_FIELDS,
+    check_definition,
+    dockerfile_definition,
+    kind_of,
+    mapping,
+    on_this_machine,
+    read_context,
+    read_definition,
+    read_dockerfile,
+    stored_dockerfile,
+)
 from airlock.server.services import Services
-from airlock.tasks.errors import TaskFileError
-from airlock.tasks.validate import validate
 from airlock.vault.masking import MASKER
 
 _TASKS = "Microsoft.ContainerRegistry/registries/tasks"
 _FIELDS = (
     "name",
-    "file",
-    "fileName",
-    "cmd",
+    *DEFINITION_FIELDS,
     "context",
     "values",
     "secretValues",
@@ -45,6 +54,7 @@ _FIELDS = (
     "assignIdentity",
 )
 _LOCAL_CONTEXTS = "Microsoft.Authorization/*"  # held by Owner (and UAA) only
+_STEP_TYPES = {KIND_FILE: "FileTask", KIND_CMD: "EncodedTask", KIND_DOCKERFILE: "DockerBuildStep"}
 
 
 def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
@@ -61,7 +71,7 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         body = await json_body(request)
         only(body, *_FIELDS)
         name = text(body, "name") or ""
-        spec = await _spec(body, request.state.caller, gate)
+        spec = await _spec(body, request.state.caller, gate, None)
         task = store.create(record.id, name, spec)
         if body.get("assignIdentity") is True:
             principal = services.identities.principals.ensure_system_identity(
@@ -83,25 +93,7 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         body = await json_body(request)
         only(body, *(f for f in _FIELDS if f != "name"))
         current = store.get(record.id, request.path_params["task"])
-        merged = {
-            "file": None,
-            "cmd": None,
-            "context": current.context,
-            **{k: v for k, v in body.items() if v is not None},
-        }
-        keep_definition = "file" not in body and "cmd" not in body
-        if keep_definition:
-            # Checked again with the merged values, as stored (a --cmd task's generated file).
-            merged["file"] = current.definition
-            merged.setdefault("fileName", current.file_name or "cmd")
-        values = {**current.values, **_mapping(body, "values")}
-        merged["values"] = values
-        merged.setdefault("timeout", current.timeout)
-        merged.setdefault("status", current.status)
-        merged.setdefault("platform", current.platform)
-        spec = await _spec(merged, request.state.caller, gate, check="context" in body)
-        if keep_definition:
-            spec = replace(spec, kind=current.kind, file_name=current.file_name)
+        spec = await _spec(body, request.state.caller, gate, current)
         changes = {f.name: getattr(spec, f.name) for f in fields(TaskSpec)}
         if not spec.git_token:
             del changes["git_token"]  # none given: the stored one stays
@@ -130,34 +122,23 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
     ]
 
 
-async def _spec(
-    body: dict[str, Any], caller: Caller, gate: Gate, *, check: bool = True
-) -> TaskSpec:
-    """The task as the body describes it, checked whole; raises a 4xx error."""
-    file, cmd = text(body, "file"), text(body, "cmd")
-    if (file is None) == (cmd is None):
-        raise InvalidArgumentError("give a task file (--file) or a command (--cmd), not both")
-    values = _mapping(body, "values")
-    secrets = {k: str(v) for k, v in _mapping(body, "secretValues").items()}
+async def _spec(body: dict[str, Any], caller: Caller, gate: Gate, current: Task | None) -> TaskSpec:
+    """The task as the body describes it (over ``current`` for an update), checked whole;
+    raises a 4xx error."""
+    values = {**(current.values if current else {}), **mapping(body, "values")}
+    secrets = {k: str(v) for k, v in mapping(body, "secretValues").items()}
     MASKER.add_many(secrets.values())
-    source = text(body, "fileName", limit=255) or ("acb.yaml" if file is not None else "cmd")
-    definition = file if file is not None else _cmd_task(cmd or "")
-    try:
-        validate(definition, source=source, values={**values, **secrets} or None)
-    except TaskFileError as exc:
-        raise InvalidArgumentError(str(exc), "InvalidTaskFile") from None
-    # A relative path means nothing to the server: the CLI sends absolute ones.
-    context = parse_context(text(body, "context") or "/dev/null")
+    kind, definition, source = _definition(body, current, {**values, **secrets}, secrets)
+    given_context = current is None or "context" in body
+    context = (
+        parse_context(current.context) if current and not given_context else read_context(body)
+    )
     token = text(body, "gitAccessToken")
     if token:
         MASKER.add(token)
-    on_this_machine = context.kind is ContextKind.LOCAL or (
-        context.kind is ContextKind.GIT
-        and not (context.is_http or context.location.startswith("git://"))
-    )
-    if on_this_machine:
+    if on_this_machine(context):
         gate.require(caller, _LOCAL_CONTEXTS, roles.SERVER_SCOPE)
-    if check:
+    if given_context:
         # git ls-remote or a HEAD request, bounded: off the event loop. The server's own
         # state folder is never a context.
         await asyncio.to_thread(
@@ -165,45 +146,71 @@ async def _spec(
         )
     timeout = whole_number(body, "timeout")
     return TaskSpec(
-        kind="file" if file is not None else "cmd",
+        kind=kind,
         definition=definition,
         context=str(context),
-        file_name=source if file is not None else None,
+        file_name=source,
         values=values,
         secrets=secrets,
         git_token=token,
-        platform=text(body, "platform") or "linux",
-        timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
-        status=text(body, "status") or ENABLED,
+        platform=text(body, "platform") or (current.platform if current else "linux"),
+        timeout=timeout or (current.timeout if current else DEFAULT_TIMEOUT),
+        status=text(body, "status") or (current.status if current else ENABLED),
     )
 
 
-def _cmd_task(cmd: str) -> str:
-    """``az acr task create --cmd``: a one-step task running the command."""
-    if "\n" in cmd or not cmd.strip():
-        raise InvalidArgumentError("--cmd is one command line")
-    escaped = cmd.replace("\\", "\\\\").replace('"', '\\"')
-    return f'version: v1.1.0\nsteps:\n  - cmd: "{escaped}"\n'
-
-
-def _mapping(body: dict[str, Any], key: str) -> dict[str, Any]:
-    value = body.get(key) or {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise InvalidArgumentError(f"{key!r} must be an object of names to values")
-    return value
+def _definition(
+    body: dict[str, Any],
+    current: Task | None,
+    values: dict[str, Any],
+    secrets: dict[str, str],
+) -> tuple[str, str, str | None]:
+    """(kind, definition, file name) from the body, or the stored ones for an update that
+    changes neither; secret build arguments are added to ``secrets``."""
+    kind = kind_of(body)
+    if current is not None and kind is None:
+        if current.kind == KIND_DOCKERFILE:
+            build = read_dockerfile(body, stored_dockerfile(current.definition))
+            secrets.update(build.secret_build_args)
+            return KIND_DOCKERFILE, dockerfile_definition(build), build.dockerfile
+        # checked again with the merged values, as stored
+        check_definition(current.definition, current.file_name or "cmd", values)
+        return current.kind, current.definition, current.file_name
+    if kind == KIND_DOCKERFILE:
+        stored: dict[str, Any] = {}
+        if current is not None and current.kind == KIND_DOCKERFILE:
+            stored = stored_dockerfile(current.definition)
+        build = read_dockerfile(body, stored)
+        secrets.update(build.secret_build_args)
+        return KIND_DOCKERFILE, dockerfile_definition(build), build.dockerfile
+    found = read_definition(body, values)
+    return found.kind, found.definition, found.source if found.kind == KIND_FILE else None
 
 
 def _json(record: RegistryRecord, task: Task) -> dict[str, Any]:
     """The shape of ``az acr task show`` (values shown, secret values only by name)."""
     registry_id = str(record.to_json()["id"])
     step: dict[str, Any] = {
-        "type": "FileTask" if task.kind == "file" else "EncodedTask",
+        "type": _STEP_TYPES[task.kind],
         "contextPath": task.context,
         "values": [{"name": k, "value": v, "isSecret": False} for k, v in task.values.items()]
         + [{"name": k, "isSecret": True} for k in task.secret_names],
     }
-    if task.kind == "file":
+    if task.kind == KIND_FILE:
         step["taskFilePath"] = task.file_name
+    elif task.kind == KIND_DOCKERFILE:
+        build = json.loads(task.definition)
+        secret_args = [{"name": k, "isSecret": True} for k in build["secretBuildArgNames"]]
+        step.update(
+            dockerFilePath=build["dockerfile"],
+            imageNames=build["images"],
+            arguments=[
+                {"name": k, "value": v, "isSecret": False} for k, v in build["buildArgs"].items()
+            ]
+            + secret_args,
+            target=build["target"],
+            isPushEnabled=not build["noPush"],
+        )
     else:
         step["encodedTaskContent"] = task.definition
     return {
