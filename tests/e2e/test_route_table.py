@@ -637,6 +637,35 @@ def _run_route(suffix: str = "", body: object = None) -> Example:
     return example
 
 
+CREDENTIAL_SERVER = "registry.example.com"
+
+
+def _credential_route(suffix: str, body: object = None, add: bool = True) -> Example:
+    def example(ctx: Context) -> Call:
+        registry = ctx.shared_registry
+        base = f"/api/registries/{registry.name}/tasks/{_task_name(ctx)}"
+        if add:
+            ctx.owner(
+                "POST",
+                base + "/credentials",
+                {"loginServer": CREDENTIAL_SERVER, "username": "u", "password": "route-pw-1"},
+            )
+        return Call(base + suffix, scope=registry.scope, body=body)
+
+    return example
+
+
+def _task_identity_route(assigned: bool, body: object = None) -> Example:
+    def example(ctx: Context) -> Call:
+        registry = ctx.shared_registry
+        base = f"/api/registries/{registry.name}/tasks/{_task_name(ctx)}"
+        if assigned:
+            ctx.owner("POST", base + "/identity", {})
+        return Call(base + "/identity", scope=registry.scope, body=body)
+
+    return example
+
+
 def _login_token(ctx: Context) -> Call:
     registry = ctx.shared_registry
     return Call(
@@ -716,6 +745,22 @@ EXAMPLES: dict[RouteKey, Example] = {
     ("GET", "/api/registries/{name}/tasks/{task}"): _task_route(),
     ("PATCH", "/api/registries/{name}/tasks/{task}"): _task_route({"values": {"k": "v"}}),
     ("DELETE", "/api/registries/{name}/tasks/{task}"): _task_route(),
+    # task credentials and identity
+    ("POST", "/api/registries/{name}/tasks/{task}/credentials"): _credential_route(
+        "/credentials",
+        {"loginServer": CREDENTIAL_SERVER, "username": "u", "password": "route-pw-2"},
+        add=False,
+    ),
+    ("GET", "/api/registries/{name}/tasks/{task}/credentials"): _credential_route("/credentials"),
+    ("PATCH", "/api/registries/{name}/tasks/{task}/credentials/{server}"): _credential_route(
+        f"/credentials/{CREDENTIAL_SERVER}", {"username": "u2"}
+    ),
+    ("DELETE", "/api/registries/{name}/tasks/{task}/credentials/{server}"): _credential_route(
+        f"/credentials/{CREDENTIAL_SERVER}"
+    ),
+    ("POST", "/api/registries/{name}/tasks/{task}/identity"): _task_identity_route(False, {}),
+    ("GET", "/api/registries/{name}/tasks/{task}/identity"): _task_identity_route(True),
+    ("DELETE", "/api/registries/{name}/tasks/{task}/identity"): _task_identity_route(True),
     # runs
     ("POST", "/api/registries/{name}/tasks/{task}/runs"): _run_task,
     ("POST", "/api/registries/{name}/runs"): _quick_run,

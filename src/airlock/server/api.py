@@ -21,6 +21,7 @@ from airlock.server.routes import (
     registries,
     repositories,
     runs,
+    task_credentials,
     tasks,
     vault,
 )
@@ -44,6 +45,7 @@ def build_api(services: Services, listeners: RegistryListeners) -> ApiGate:
         *imports.routes(services, gate),
         *tasks.routes(services, gate),
         *runs.routes(services, gate),
+        *task_credentials.routes(services, gate),
     ]
     app = Starlette(
         routes=routes,
