@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 from typing import Any
 
 from airlock.cli.errors import CLIError
 from airlock.cli.options import Context, Subparsers, add_global_arguments
 from airlock.cli.signin import forget_session, store_session
+
+# Set by the task runner in an `az`/`acr` step, whose session is the task identity's.
+TASK_IDENTITY_ENV = "AIRLOCK_TASK_IDENTITY"
 
 
 def register(subparsers: Subparsers) -> None:
@@ -65,11 +69,7 @@ def register_account(subparsers: Subparsers) -> None:
 
 def login(args: argparse.Namespace, ctx: Context) -> Any:
     if args.identity:
-        raise CLIError(
-            "--identity signs a task step in with its task's managed identity; Airlock has no "
-            "task runner yet, so there is no identity endpoint to ask. Use --username and "
-            "--password, or --service-principal."
-        )
+        return _identity_login(ctx)
     if not args.username:
         raise CLIError(
             "give --username (a user name, or an appId with --service-principal) and --password"
@@ -105,6 +105,35 @@ def login(args: argparse.Namespace, ctx: Context) -> Any:
             "state": "Enabled",
             "tenantId": "local",
             "user": answer.get("user"),
+        }
+    ]
+
+
+def _identity_login(ctx: Context) -> Any:
+    """``az login --identity`` in a task step: the runner has signed the step in as the
+    task's identity already (a session of the run's own, in the step's configuration
+    folder); this checks that it works and shows it, as az does."""
+    if os.environ.get(TASK_IDENTITY_ENV) != "1":
+        raise CLIError(
+            "--identity signs in with the managed identity of the task step running this "
+            "command, and this is not a task step; use --username and --password, or "
+            "--service-principal"
+        )
+    account = ctx.client.get("/api/account")
+    return [
+        {
+            "environmentName": "Airlock",
+            "id": "local",
+            "isDefault": True,
+            "name": "Airlock",
+            "state": "Enabled",
+            "tenantId": "local",
+            "user": {
+                "assignedIdentityInfo": "MSI",
+                "name": "systemAssignedIdentity",
+                "type": "servicePrincipal",
+                "principalId": (account.get("user") or {}).get("id"),
+            },
         }
     ]
 

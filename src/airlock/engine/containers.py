@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from airlock.engine.errors import EngineError, EngineNotFoundError
 
@@ -110,6 +111,7 @@ class ContainerEngine:
         timeout: float,
         cancel: threading.Event | None = None,
         on_stop: Callable[[], None] | None = None,
+        cwd: Path | None = None,
     ) -> Outcome:
         """Run ``args``, giving each line of stdout and stderr (merged) to ``on_line``.
 
@@ -124,6 +126,7 @@ class ContainerEngine:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                cwd=cwd,
             )
         except FileNotFoundError:
             raise EngineNotFoundError(

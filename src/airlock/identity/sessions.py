@@ -132,6 +132,16 @@ class SessionStore:
                 .values(revoked_at=now_iso())
             )
 
+    def revoke_source(self, source: str) -> None:
+        """Revoke every live session opened with ``source`` (a task run's, when it ends)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.source == source)
+                .where(sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now_iso())
+            )
+
     def revoke_kind(self, principal_id: str, kind: str) -> None:
         """Revoke every live session of one kind of a principal (the owner's lost file)."""
         with self.engine.begin() as conn:

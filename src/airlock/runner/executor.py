@@ -34,6 +34,7 @@ from airlock.common.clock import now_iso
 from airlock.engine import EngineError, engine_env
 from airlock.engine.containers import ContainerEngine
 from airlock.errors import AirlockError
+from airlock.runner.azcli import az_environment
 from airlock.runner.commands import DEFAULT_NETWORK, RunLayout, container_name
 from airlock.runner.contexts import head_commit, materialize, parse_context
 from airlock.runner.errors import ContextError, StepError
@@ -140,12 +141,16 @@ class RunExecutor:
             step_ids=tuple(s.id for s in task.steps),
         )
         self._log_in(engine)
+        az_env = None
+        if self.plan.identity_token and self.plan.server_url:
+            az_env = az_environment(folder, self.plan.server_url, self.plan.identity_token)
         ctx = StepContext(
             engine=engine,
             log=self.log,
             layout=layout,
             stop=threading.Event(),
             arch=host_arch(),
+            az_env=az_env,
         )
         return Scheduler(task, ctx, self).run()
 

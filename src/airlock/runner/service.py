@@ -33,6 +33,7 @@ from airlock.auth.issuer import REFRESH_USERNAME
 from airlock.auth.service import AuthService
 from airlock.crypto import MasterKey
 from airlock.errors import AirlockError, InvalidArgumentError
+from airlock.identity.sessions import SessionStore
 from airlock.registry.registries import RegistryCatalog, RegistryRecord
 from airlock.runner.executor import RunResult, StepReport
 from airlock.runner.plan import (
@@ -87,6 +88,7 @@ class RunService:
         vault: KeyVault,
         auth: AuthService,
         master_key: MasterKey,
+        sessions: SessionStore,
     ) -> None:
         self.runs = runs
         self.logs = logs
@@ -96,6 +98,9 @@ class RunService:
         self.vault = vault
         self.auth = auth
         self.key = master_key
+        self.sessions = sessions
+        # The management API's address, for `az` steps (set once the server listens).
+        self.server_url: str | None = None
         self._waiters: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
@@ -214,7 +219,14 @@ class RunService:
         )
 
     def finish(self, run: str, worker: str, result: RunResult) -> bool:
-        return self.runs.finish(run, worker, result.status, result.error)
+        ended = self.runs.finish(run, worker, result.status, result.error)
+        # Also when the run was taken away meanwhile (cancelled): its steps are over.
+        self.end_identity_session(run)
+        return ended
+
+    def end_identity_session(self, run: str) -> None:
+        """Revoke the session the run's `az` steps used (a run's, never the task's others)."""
+        self.sessions.revoke_source(_session_source(run))
 
     def server_log(self, run: str, messages: Sequence[str]) -> None:
         now = datetime.now(UTC)
@@ -274,7 +286,16 @@ class RunService:
         logins = [self._own_login(registry, run)]
         if task is not None:
             logins += self._task_logins(task, identity, registry)
-        return _replace(plan, secrets=secrets, logins=tuple(logins))
+        token = None
+        if identity is not None and self.server_url is not None:
+            _, token = self.sessions.open(identity, source=_session_source(run.id))
+        return _replace(
+            plan,
+            secrets=secrets,
+            logins=tuple(logins),
+            identity_token=token,
+            server_url=self.server_url if token else None,
+        )
 
     def _vault_secrets(self, plan: RunPlan, identity: str | None) -> dict[str, str]:
         """The file's ``secrets:``, each read with the task's identity."""
@@ -379,6 +400,10 @@ def _with_dockerfile(plan: RunPlan, data: dict[str, Any], values: dict[str, Any]
 
 def _replace(plan: RunPlan, **changes: Any) -> RunPlan:
     return replace(plan, **changes)
+
+
+def _session_source(run: str) -> str:
+    return f"run:{run}"
 
 
 def _aad(registry_id: int, nonce: str) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from airlock.engine.containers import ContainerEngine, Outcome
+from airlock.runner.azcli import airlock_arguments, run_airlock
 from airlock.runner.commands import (
     RunLayout,
     build_command,
@@ -74,7 +75,7 @@ class StepContext:
     layout: RunLayout
     stop: threading.Event  # set when the run is cancelled, timed out or failed elsewhere
     arch: str
-    run_az: Callable[[Step, list[str], float], Outcome] | None = None
+    az_env: dict[str, str] | None = None  # the `az` alias's environment (task identity)
     pushed: list[tuple[str, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -170,10 +171,13 @@ def _launcher(ctx: StepContext, attempt: Attempt) -> Callable[[], Outcome]:
     if first == "docker":
         return lambda: _docker(ctx, attempt, words[1:])
     if first in ("az", "acr"):
-        if ctx.run_az is None:
-            raise StepFailedError(f"the {first} alias needs the task's identity and the server")
-        run_az = ctx.run_az
-        return lambda: run_az(step, words, attempt.remaining())
+        if ctx.az_env is None:
+            raise StepFailedError(
+                f"the {first} alias signs in as the task's identity, and this run has none: "
+                "create the task with --assign-identity (quick runs have no identity)"
+            )
+        args, keep = airlock_arguments(step, words)
+        return lambda: _az(ctx, attempt, args, keep)
     if first in IMAGE_ALIASES:
         words = [alias_image(first, ctx.engine), *words[1:]]
     if step.pull:
@@ -220,6 +224,25 @@ def _build(ctx: StepContext, attempt: Attempt, text: str) -> Outcome:
     # Every path in the arguments is absolute (checked inside the context), so the build
     # does not depend on the worker's own working directory.
     return _stream(ctx, attempt, ["build", layers, *command.args])
+
+
+def _az(ctx: StepContext, attempt: Attempt, args: list[str], keep_output: bool) -> Outcome:
+    assert ctx.az_env is not None
+
+    def on_line(text: str) -> None:
+        attempt.output.append(text)
+        # Output sent to /dev/null is dropped; an error still shows.
+        if keep_output or text.startswith("ERROR:"):
+            ctx.log.output(text)
+
+    return run_airlock(
+        ctx.az_env,
+        ctx.layout.source,
+        args,
+        on_line,
+        timeout=attempt.remaining(),
+        cancel=ctx.stop,
+    )
 
 
 def _run(ctx: StepContext, attempt: Attempt, words: Sequence[str]) -> Outcome:

@@ -70,6 +70,7 @@ async def _serve(port: int, home: Path) -> int:
         return 1
     # The owner's session file names this address: written once the API listens on it.
     ensure_owner(services, f"http://{HOST}:{port}")
+    services.runner.server_url = f"http://{HOST}:{port}"
     await listeners.start_all()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -76,6 +76,7 @@ class Services:
         runs = RunStore(engine)
         logs = LogStore(engine)
         credentials = TaskCredentialStore(engine, master_key)
+        identities = Identities.open(engine)
         runner = RunService(
             runs=runs,
             logs=logs,
@@ -85,6 +86,7 @@ class Services:
             vault=vault,
             auth=auth,
             master_key=master_key,
+            sessions=identities.sessions,
         )
         return cls(
             home=home,
@@ -95,7 +97,7 @@ class Services:
             repositories=RepositoryService(content),
             registry_context=RegistryContext(content, uploads, blobs),
             vault=vault,
-            identities=Identities.open(engine),
+            identities=identities,
             auth=auth,
             importer=ImportService(registries, content, uploads),
             tasks=tasks,
