@@ -64,8 +64,11 @@ def test_a_cmd_step_runs_on_the_runs_network_with_the_workspace_mounted(
     args = command.args
     assert command.image == "localhost/app:1"
     assert args[-3:] == ["localhost/app:1", "serve", "--fast"]
-    assert ["--network", "acb-k1-net", "--network-alias", "test"] == args[
-        args.index("--network") : args.index("--network") + 4
+    assert args[args.index("--network") : args.index("--network") + 4] == [
+        "--network",
+        "acb-k1-net",
+        "--network-alias",
+        "test",
     ]
     assert f"{layout.source}:/workspace" in args
     assert "--detach" in args and "--rm" in args
@@ -77,7 +80,7 @@ def test_a_cmd_step_runs_on_the_runs_network_with_the_workspace_mounted(
 def test_options_before_the_image_are_an_allowlist(layout: RunLayout) -> None:
     command = run_command(cmd_step(), ["-t", "-e", "X=1", "app"], layout)
     assert command.image == "app"
-    assert ["--env", "X=1"] == command.args[-3:-1]
+    assert command.args[-3:-1] == ["--env", "X=1"]
     with pytest.raises(StepError, match="'-v'"):
         run_command(cmd_step(), ["-v", "/:/host", "app"], layout)
     with pytest.raises(StepError, match="no image"):
