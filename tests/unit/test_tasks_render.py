@@ -52,11 +52,21 @@ def text(template: str, **kwargs: object) -> str:
     ],
 )
 def test_render(template: str, expected: str) -> None:
-    assert text(template, values={"x": "1", "deep": {"y": 2}}) == expected
+    rendered = text("version: v1.1.0\n" + template, values={"x": "1", "deep": {"y": 2}})
+    assert rendered == "version: v1.1.0\n" + expected
+
+
+def test_aliases_are_expanded_from_version_v1_1_0_only_as_acr_builder_does() -> None:
+    for version in ("", "version: v1.0.0\n", "version: 1.0-preview-1\n"):
+        assert text(version + "x: $Registry/$ID") == version + "x: $Registry/$ID"
+    for version in ("version: v1.1.0\n", "# note\n'version': 'v1.2.0'\n"):
+        # (comment lines are dropped before templating, as ACR does)
+        assert text(version + "x: $Registry/$ID").endswith("\nx: contoso.azurecr.io/cf1")
 
 
 def test_user_alias_values_override_and_may_use_templates() -> None:
     source = (
+        "version: v1.1.0\n"
         'alias:\n  values:\n    Base: {{ .Values.b | default "mcr.microsoft.com" }}\n'
         "steps:\n  - cmd: $Base/x\n"
     )
@@ -141,7 +151,7 @@ def test_secrets_are_rendered_and_reported_for_masking() -> None:
 
 def test_helpers() -> None:
     assert parse_set(["A=1", "B=x=y"]) == {"A": "1", "B": "x=y"}
-    assert resolve_image_alias("bash echo hi") == "mcr.microsoft.com/bash echo hi"
+    assert resolve_image_alias("bash echo hi") == "mcr.microsoft.com/acr/bash:2ff604c echo hi"
     from datetime import datetime
 
     assert run_date(datetime(2024, 1, 2, 3, 4, 5)) == "20240102-030405z"

@@ -29,17 +29,41 @@ RUN_ALIASES = {
         "Branch",
     )
 }
+# graph/global-defaults-linux.go (Airlock runs these aliases itself: airlock.runner).
 IMAGE_ALIASES = {
-    "purge": "mcr.microsoft.com/acr/acr-cli:0.1 purge",
-    "acr": "mcr.microsoft.com/acr/acr-cli:0.1",
-    "az": "mcr.microsoft.com/azure-cli",
-    "bash": "mcr.microsoft.com/bash",
-    "curl": "mcr.microsoft.com/curl",
+    "acr": "mcr.microsoft.com/acr/acr-cli:0.19",
+    "az": "mcr.microsoft.com/acr/azure-cli:2ff604c",
+    "bash": "mcr.microsoft.com/acr/bash:2ff604c",
+    "curl": "mcr.microsoft.com/acr/curl:2ff604c",
+    "cssc": "mcr.microsoft.com/acr/cssc:2ff604c",
 }
+# acr-builder expands aliases only when the file's version is at least this one, compared as
+# strings (cmd/acb/commands/exec: `versionInUse >= "v1.1.0"`): a file without a version, or
+# with v1.0.0, keeps `$Registry` as written.
+ALIAS_VERSION = "v1.1.0"
 PREDEFINED = {**RUN_ALIASES, **IMAGE_ALIASES}
 ALIAS_NAME = re.compile(r"[A-Za-z0-9]+\Z")
 _ALIAS_START = re.compile(r"alias\s*:")
 _TOP_LEVEL = re.compile(r"[^\s:#-][^:]*:")
+
+
+def find_version(text: str) -> str:
+    """The file's ``version:`` as acr-builder's ``FindVersion`` reads it: the first line
+    (comments and blank lines skipped) that starts with ``version`` and splits on ``:`` into
+    ``version`` and a value; quotes trimmed. Empty when there is none."""
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if line.lstrip("'\"").startswith("version"):
+            key, sep, value = line.partition(":")
+            if sep and key.strip().strip("'\"") == "version":
+                return value.strip().strip("'\"")
+    return ""
+
+
+def aliases_enabled(text: str) -> bool:
+    return find_version(text) >= ALIAS_VERSION
 
 
 def split_alias_block(text: str) -> tuple[int, int]:

@@ -1,9 +1,11 @@
 """Render a task file for a run, the way ACR does before parsing it.
 
-Order (acr-builder ``graph/preprocessor.go`` then ``templating``): the ``alias:`` block is
-rendered and read; ``$Alias`` references elsewhere are expanded (the predefined ones become
-``{{.Run.X}}``); the whole text is rendered as a Go template with ``.Run``, ``.Values`` and
-``.Secrets``; the result is YAML for :func:`airlock.tasks.loader.load_task`.
+Order (acr-builder ``graph/preprocessor.go`` then ``templating``): for files of version
+``v1.1.0`` or later (acr-builder compares the strings), the ``alias:`` block is rendered and
+read and ``$Alias`` references elsewhere are expanded (the predefined ones become
+``{{.Run.X}}``); older files keep ``$`` text as written. The whole text is then rendered as a Go
+template with ``.Run``, ``.Values`` and ``.Secrets``; the result is YAML for
+:func:`airlock.tasks.loader.load_task`.
 
 A missing ``.Values.X`` or ``.Secrets.X`` renders empty, as in ACR (``missingkey=zero``), and is
 listed in :attr:`RenderResult.missing`; an unknown ``.Run.X`` is an error (``.Run`` is a fixed
@@ -159,6 +161,9 @@ def render(
         "ValuesJSON": shell_quote(go_json(values)),
         "RunJSON": shell_quote(go_json(run.values())),
     }
+    if not aliases.aliases_enabled(text):
+        out = render_template(text, data, source=source, secret_root="Secrets")
+        return RenderResult(out.text, frozenset(out.secrets), tuple(dict.fromkeys(out.missing)))
     first, end = aliases.split_alias_block(text)
     lines = text.split("\n")
     block = render_template("\n".join(lines[first:end]), data, source=source, secret_root="Secrets")
