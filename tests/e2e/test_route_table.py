@@ -637,6 +637,45 @@ def _run_route(suffix: str = "", body: object = None) -> Example:
     return example
 
 
+OWNER_WORKER = "rt-owner"
+
+
+def _claim(ctx: Context) -> Call:
+    _run_id(ctx)  # something to claim: the claim takes the oldest queued run
+    return Call(
+        "/api/workers/claim",
+        scope=SERVER,
+        body={"worker": "rt", "wait": 0},
+        check=lambda _, answer, __: _claimed(answer),
+    )
+
+
+def _claimed(answer: Any) -> None:
+    assert isinstance(answer, dict) and str(answer["plan"]["run_id"]).startswith("ca"), answer
+
+
+def _worker_route(suffix: str, body: dict[str, Any], key: str) -> Example:
+    """A call on a run the owner's worker holds, naming the same worker: the caller's calls
+    are bound to its own principal, so the server answers ``{key: false}``."""
+
+    def example(ctx: Context) -> Call:
+        _run_id(ctx)
+        claimed = ctx.owner("POST", "/api/workers/claim", {"worker": OWNER_WORKER, "wait": 0})
+        _claimed(claimed)
+
+        def refused(_: Context, answer: Any, __: Principal) -> None:
+            assert answer == {key: False}, f"another principal's run took the call: {answer}"
+
+        return Call(
+            f"/api/workers/runs/{claimed['plan']['run']}/{suffix}",
+            scope=SERVER,
+            body={"worker": OWNER_WORKER, **body},
+            check=refused,
+        )
+
+    return example
+
+
 CREDENTIAL_SERVER = "registry.example.com"
 
 
@@ -768,6 +807,18 @@ EXAMPLES: dict[RouteKey, Example] = {
     ("GET", "/api/registries/{name}/runs/{run}"): _run_route(),
     ("GET", "/api/registries/{name}/runs/{run}/logs"): _run_route("/logs"),
     ("POST", "/api/registries/{name}/runs/{run}/cancel"): _run_route("/cancel", {}),
+    # the worker API (airlock worker)
+    ("POST", "/api/workers/claim"): _claim,
+    ("POST", "/api/workers/runs/{run}/heartbeat"): _worker_route("heartbeat", {}, "continue"),
+    ("POST", "/api/workers/runs/{run}/logs"): _worker_route(
+        "logs", {"lines": [{"time": "2026-01-01T00:00:00.000000+00:00", "text": "x"}]}, "accepted"
+    ),
+    ("POST", "/api/workers/runs/{run}/steps"): _worker_route(
+        "steps", {"step_id": "acb_step_0", "status": "Running"}, "accepted"
+    ),
+    ("POST", "/api/workers/runs/{run}/finish"): _worker_route(
+        "finish", {"status": "Succeeded", "error": None}, "accepted"
+    ),
     ("GET", "/api/registries/{name}/scope-maps"): _registry_route("/scope-maps"),
     ("POST", "/api/registries/{name}/scope-maps"): lambda ctx: _registry_route(
         "/scope-maps",

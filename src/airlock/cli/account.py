@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 from typing import Any
 
@@ -65,6 +66,17 @@ def register_account(subparsers: Subparsers) -> None:
     )
     add_global_arguments(parser)
     parser.set_defaults(handler=show)
+
+    parser = subparsers.add_parser(
+        "get-access-token",
+        help="Show the session token the CLI presents to the server.",
+        description="Show the session token the CLI presents to $AIRLOCK_URL (az's shape: "
+        "accessToken, expiresOn, tokenType), e.g. for 'airlock worker --token'. Sign in "
+        "first with 'airlock login' (a service principal: --service-principal); the "
+        "server's owner gets its local session, which does not expire.",
+    )
+    add_global_arguments(parser)
+    parser.set_defaults(handler=get_access_token)
 
 
 def login(args: argparse.Namespace, ctx: Context) -> Any:
@@ -157,3 +169,30 @@ def logout(args: argparse.Namespace, ctx: Context) -> Any:
 
 def show(args: argparse.Namespace, ctx: Context) -> Any:
     return ctx.client.get("/api/account")
+
+
+def get_access_token(args: argparse.Namespace, ctx: Context) -> Any:
+    """The token read locally, as ``az account get-access-token`` does: no request."""
+    from airlock.cli.signin import session_token, stored_token
+
+    url = ctx.client.base_url
+    token = session_token(url)
+    if token is None:
+        raise CLIError(
+            f"no session for {url}: sign in with 'airlock login' (a service principal: "
+            "'airlock login --service-principal -u APPID -p SECRET')"
+        )
+    # An 'airlock login' session says when it expires; the owner's local one never does.
+    expires = _stored_expiry(url) if token == stored_token(url) else None
+    return {"accessToken": token, "expiresOn": expires, "tokenType": "Bearer"}
+
+
+def _stored_expiry(url: str) -> str | None:
+    from airlock.cli.signin import normalise, sessions_path
+
+    try:
+        document = json.loads(sessions_path().read_text(encoding="utf-8"))
+        expires = document[normalise(url)]["expiresOn"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return expires if isinstance(expires, str) else None

@@ -31,6 +31,7 @@ from airlock.cli import (
     server,
     task,
     token,
+    worker,
 )
 from airlock.cli.errors import CLIError
 from airlock.cli.options import Context, Subparsers, output_format
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"airlock {__version__}")
     commands = _command_group(parser)
     server.register(commands)
+    worker.register(commands)
     doctor.register(commands)
     account.register(commands)
     account_parser = commands.add_parser(

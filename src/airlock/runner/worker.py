@@ -49,6 +49,7 @@ def execute_claimed(
     stopping: threading.Event | None = None,
     heartbeat_interval: float = HEARTBEAT_INTERVAL,
     binary: str = "podman",
+    interrupted: str = INTERRUPTED,
 ) -> RunResult:
     """Execute a run this worker holds, then report how it ended."""
     masker = SecretMasker()
@@ -92,7 +93,7 @@ def execute_claimed(
         done.set()
         run_log.close()
     if stopping is not None and stopping.is_set():
-        result = RunResult("Failed", INTERRUPTED, result.output_images)
+        result = RunResult("Failed", interrupted, result.output_images)
     try:
         host.finish(plan.run, worker, result)
     except Exception:
@@ -112,19 +113,35 @@ def _report(host: RunHost, plan: RunPlan, worker: str, report: StepReport) -> No
 
 
 class WorkerPool:
-    """``size`` threads, each claiming and executing one run at a time."""
+    """``size`` threads, each claiming and executing one run at a time.
 
-    def __init__(self, host: RunHost, home: Path, size: int, name: str) -> None:
+    ``claim_wait``: how long one claim may wait for a run to be queued; ``interrupted``: the
+    reason a run still going when the pool stops ends with."""
+
+    def __init__(
+        self,
+        host: RunHost,
+        home: Path,
+        size: int,
+        name: str,
+        *,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        claim_wait: float = 1.0,
+        interrupted: str = INTERRUPTED,
+    ) -> None:
         self.host = host
         self.home = home
         self.size = size
         self.name = name
+        self.heartbeat_interval = heartbeat_interval
+        self.claim_wait = claim_wait
+        self.interrupted = interrupted
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         for number in range(self.size):
-            worker = f"{self.name}/{number}"
+            worker = self.worker_name(number)
             thread = threading.Thread(target=self._loop, args=(worker,), name=worker, daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -138,7 +155,7 @@ class WorkerPool:
     def _loop(self, worker: str) -> None:
         while not self.stopping.is_set():
             try:
-                plan = self.host.claim(worker, 1.0)
+                plan = self.host.claim(worker, self.claim_wait)
             except Exception as exc:
                 if self.stopping.is_set():
                     return
@@ -148,4 +165,20 @@ class WorkerPool:
             if plan is None:
                 continue
             log.info("worker %s runs %s", worker, plan.run_id)
-            execute_claimed(self.host, plan, worker, self.home, stopping=self.stopping)
+            result = execute_claimed(
+                self.host,
+                plan,
+                worker,
+                self.home,
+                stopping=self.stopping,
+                heartbeat_interval=self.interval(),
+                interrupted=self.interrupted,
+            )
+            log.info("worker %s ended %s: %s", worker, plan.run_id, result.status)
+
+    def worker_name(self, number: int) -> str:
+        return f"{self.name}/{number}"
+
+    def interval(self) -> float:
+        """The heartbeat interval for the run about to start."""
+        return self.heartbeat_interval

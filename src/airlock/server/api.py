@@ -24,6 +24,7 @@ from airlock.server.routes import (
     task_credentials,
     tasks,
     vault,
+    workers,
 )
 from airlock.server.services import Services
 from airlock.vault.masking import MASKER
@@ -45,6 +46,7 @@ def build_api(services: Services, listeners: RegistryListeners) -> ApiGate:
         *imports.routes(services, gate),
         *tasks.routes(services, gate),
         *runs.routes(services, gate),
+        *workers.routes(services, gate),
         *task_credentials.routes(services, gate),
     ]
     app = Starlette(
