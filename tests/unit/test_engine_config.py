@@ -51,8 +51,11 @@ def test_containers_conf_selects_runc_and_keeps_state_in_the_engine_folder() -> 
     engine = conf["engine"]
     assert engine["runtime"] == "runc"
     assert engine["runtimes"]["runc"] == ["/usr/sbin/runc"]
-    for key in ("image_copy_tmp_dir", "events_logfile_path", "network_config_dir"):
+    for key in ("image_copy_tmp_dir", "events_logfile_path"):
         assert engine[key].startswith("/srv/airlock home/engine/"), key
+    # podman 4.3 reads it in [network] only: anywhere else, networks go to /etc/containers.
+    assert conf["network"]["network_config_dir"] == "/srv/airlock home/engine/networks"
+    assert "network_config_dir" not in engine
     assert engine["tmp_dir"] == "/run/airlock/0123456789/libpod"
 
 

@@ -162,11 +162,14 @@ def render_containers_conf(*, runc: str, ulimits: Sequence[str], paths: EnginePa
             f"events_logfile_path = {toml_str(str(paths.events_log))}",
             f"tmp_dir = {toml_str(str(paths.libpod_tmp))}",
             f"image_copy_tmp_dir = {toml_str(str(paths.copy_tmp))}",
-            # Networks Airlock creates stay out of /etc/containers/networks.
-            f"network_config_dir = {toml_str(str(paths.networks))}",
             "",
             "[engine.runtimes]",
             f"runc = {toml_list([runc])}",
+            "",
+            "[network]",
+            # Networks Airlock creates stay out of /etc/containers/networks (podman reads this
+            # key only in [network]), so one home's networks are its own.
+            f"network_config_dir = {toml_str(str(paths.networks))}",
             "",
         ]
     )
