@@ -20,19 +20,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import logging
+import os
 import platform
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from airlock.common.clock import now_iso
-from airlock.engine import EngineError, engine_env
-from airlock.engine.containers import ContainerEngine
+from airlock.engine import EngineError, EnginePaths, engine_env
+from airlock.engine.containers import Captured, ContainerEngine, Outcome
 from airlock.errors import AirlockError
 from airlock.runner.azcli import az_environment
 from airlock.runner.commands import DEFAULT_NETWORK, RunLayout, container_name
@@ -54,6 +57,7 @@ SUCCEEDED, FAILED, SKIPPED, RUNNING = "Succeeded", "Failed", "Skipped", "Running
 CANCELED_STATUS, TIMEOUT_STATUS, ERROR_STATUS = "Canceled", "Timeout", "Error"
 _ACR_STATUS = {SUCCEEDED: "successful", FAILED: "failed", SKIPPED: "skipped"}
 _TICK = 0.1
+_NAMING_VERBS = frozenset({"tag", "untag", "rmi"})
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,8 @@ class RunExecutor:
             auth_file=folder / "auth.json",
             insecure_registries=self.plan.insecure_registries,
         )
-        self._engine = ContainerEngine(env, self.binary)
+        lock = EnginePaths.of(self.home).root / "image-names.lock"
+        self._engine = NamingLockEngine(env, self.binary, lock=lock)
         return self._engine
 
     def _create_networks(self, engine: ContainerEngine, task: TaskFile) -> dict[str, str]:
@@ -275,6 +280,54 @@ class RunExecutor:
                 if result.status != CANCELED_STATUS
                 else f"Run ID: {self.plan.run_id} was canceled after {spent}"
             )
+
+
+class NamingLockEngine(ContainerEngine):
+    """The engine, with the commands that change an image's names taken one at a time.
+
+    Podman 4.3 gives an image a name by reading its names and writing them back, so two
+    ``podman tag`` of one image at once (the seed's ``retag-base-image`` and
+    ``retag-base-image-unique-tag`` steps, both ``when: ['pull-base-image']``) may keep only
+    one of the new names, and the push that follows fails with "image not known". The lock
+    is a file of the store's engine folder, so runs of other threads and of other worker
+    processes on this machine wait for it too."""
+
+    def __init__(self, env: Mapping[str, str], binary: str = "podman", *, lock: Path) -> None:
+        super().__init__(env, binary)
+        self.lock = lock
+
+    def capture(
+        self, args: Sequence[str], *, timeout: float = 120.0, stdin: bytes | None = None
+    ) -> Captured:
+        with self._naming(args):
+            return super().capture(args, timeout=timeout, stdin=stdin)
+
+    def stream(
+        self,
+        args: Sequence[str],
+        on_line: Callable[[str], None],
+        *,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        on_stop: Callable[[], None] | None = None,
+        cwd: Path | None = None,
+    ) -> Outcome:
+        with self._naming(args):
+            return super().stream(
+                args, on_line, timeout=timeout, cancel=cancel, on_stop=on_stop, cwd=cwd
+            )
+
+    @contextmanager
+    def _naming(self, args: Sequence[str]) -> Iterator[None]:
+        if not args or args[0] not in _NAMING_VERBS:
+            yield
+            return
+        fd = os.open(self.lock, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
 
 def _duration(seconds: float) -> str:

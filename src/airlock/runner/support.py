@@ -9,9 +9,10 @@ Dockerfile task run: a build step tagging each image, then a push step.
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 
-from airlock.runner.commands import loopback_port, split_words
+from airlock.runner.commands import WORKSPACE, loopback_port, split_words, working_directory
 from airlock.runner.errors import StepError
 from airlock.runner.plan import DockerfileBuild
 from airlock.runner.steps import check_docker_verb
@@ -79,10 +80,12 @@ def _check_step(step: Step) -> None:
 
 
 def _check_build_words(step: Step, words: list[str]) -> None:
-    skip = False
+    skip = ""
     for word in words:
         if skip:
-            skip = False
+            if skip in ("-f", "--file"):
+                _check_inside_context(step, word, "-f file")
+            skip = ""
             continue
         if not word.startswith("-"):
             if "://" in word or word.endswith(".git"):
@@ -90,12 +93,26 @@ def _check_build_words(step: Step, words: list[str]) -> None:
                     f"step {step.id}: build context {word!r} is not a folder of the run; "
                     "a step builds from the task's context (e.g. '.')"
                 )
+            _check_inside_context(step, word, "build context")
             continue
-        name, has_value, _ = word.partition("=")
+        name, has_value, value = word.partition("=")
         if name in _BUILD_FLAGS_WITH_VALUES:
-            skip = not has_value
+            skip = "" if has_value else name
+            if has_value and name in ("-f", "--file"):
+                _check_inside_context(step, value, "-f file")
         elif name not in _BUILD_FLAGS:
             raise StepError(f"step {step.id}: build option {name!r} is not supported by Airlock")
+
+
+def _check_inside_context(step: Step, path: str, what: str) -> None:
+    """A path that leaves the context by its spelling (``../x``, ``/etc/x``) is refused
+    here, before the run; links out of it are refused when the run resolves them."""
+    full = posixpath.normpath(posixpath.join(working_directory(step), path))
+    if full != WORKSPACE and not full.startswith(WORKSPACE + "/"):
+        raise StepError(
+            f"step {step.id}: the {what} {path!r} is outside the context; give a path "
+            "inside it, relative to the working directory"
+        )
 
 
 def dockerfile_task(build: DockerfileBuild, run: RunContext) -> TaskFile:
