@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -307,8 +308,19 @@ def test_gated_import_stops_red_and_promotes_green(server: Airlock, tmp_path: Pa
     code, log, run, _ = run_task(server, "base-import-node")
 
     assert code != 0 and run["status"] == "Failed", log
-    assert "BACKGROUND_COLOR: Red" in log and "ERROR: Invalid Color:" in log
-    assert "failed to run step ID: validate-base-image: exit status 1" in log
+    # The seed's log, line for line (the runner's lines carry Go's time prefix).
+    expected = [
+        "Launching container with name: validate-base-image",
+        "Validating Image",
+        "NODE_VERSION: 15-alpine",
+        "BACKGROUND_COLOR: Red",
+        "\x1b[31mERROR: Invalid Color:\x1b[0m Red",
+        "Container failed during run: validate-base-image. No retries remaining.",
+        "failed to run step ID: validate-base-image: exit status 1",
+    ]
+    lines = [re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ", "", line) for line in log.splitlines()]
+    start = lines.index(expected[0])
+    assert lines[start : start + len(expected)] == expected, lines[start:]
     steps = steps_of(run)
     assert steps["validate-base-image"]["status"] == "Failed"
     assert steps["validate-base-image"]["exitCode"] == 1
@@ -411,6 +423,40 @@ steps:
     assert steps_of(run)["client"]["status"] == "Succeeded"
 
 
+def test_a_published_port_is_on_loopback_only(server: Airlock, tmp_path: Path) -> None:
+    port = free_port()
+    task = f"""\
+version: v1.1.0
+steps:
+  - id: site
+    cmd: bash httpd -f -p 8080 -h /workspace/www
+    detach: true
+    ports: ["{port}:8080"]
+  - id: hold
+    cmd: bash sleep 8
+"""
+    folder = context(tmp_path / "ctx", {"www/index.html": "published-page\n"}, busybox=False)
+    create_task(server, "published-port", task, folder)
+    run_id = as_json(server, "acr", "task", "run", "-n", "published-port", "-r", APP,
+                     "--no-wait")["runId"]  # fmt: skip
+
+    def page() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
+                return str(r.read().decode())
+        except OSError:
+            return ""
+
+    try:
+        assert "published-page" in wait_for(page, "the page on the published port", 30)
+        site = [n for n in podman_names(server.home) if n.endswith("-site")]
+        bound = subprocess.run(["podman", "port", site[0]], env=engine_env(server.home),
+                               capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    finally:
+        server.cli("acr", "task", "cancel-run", "-r", APP, "--run-id", run_id, check=False)
+    assert bound.stdout.split() == ["8080/tcp", "->", f"127.0.0.1:{port}"], bound.stdout
+
+
 # --- 5. ignoreErrors, retries, timeout, repeat ---------------------------------------------
 
 
@@ -495,6 +541,57 @@ steps:
 
     assert code == 0, log
     assert log.splitlines().count("repeat-marker") == 3, log
+
+
+def test_run_timeout_ends_the_run_timeout(server: Airlock, tmp_path: Path) -> None:
+    task = "version: v1.1.0\nsteps:\n  - id: sleeper\n    cmd: bash sleep 60\n"
+    folder = context(tmp_path / "ctx", {}, busybox=False)
+    create_task(server, "run-timeout", task, folder, "--timeout", "3")
+
+    code, log, run, _ = run_task(server, "run-timeout")
+
+    assert code != 0 and run["status"] == "Timeout", run
+    assert "context deadline exceeded" in run["runErrorMessage"]
+    assert f"Run ID: {run['runId']} failed after" in log
+    assert steps_of(run)["sleeper"]["status"] == "Failed"
+
+
+def test_exited_with_and_exited_without(server: Airlock, tmp_path: Path) -> None:
+    task = """\
+version: v1.1.0
+steps:
+  - id: probe
+    cmd: bash -c 'exit 3'
+  - id: on-three
+    when: [probe]
+    exitedWith: [3]
+    cmd: bash echo saw-three
+  - id: not-three
+    when: [probe]
+    exitedWithout: [3]
+    cmd: bash echo not-three
+"""
+    create_task(server, "exited-with", task, context(tmp_path / "ctx", {}, busybox=False))
+
+    code, log, run, _ = run_task(server, "exited-with")
+
+    assert code == 0 and run["status"] == "Succeeded", log
+    steps = steps_of(run)
+    assert (steps["probe"]["status"], steps["probe"]["exitCode"]) == ("Failed", 3)
+    assert steps["on-three"]["status"] == "Succeeded" and "saw-three" in log.splitlines()
+    assert steps["not-three"]["status"] == "Skipped" and "not-three" not in log.splitlines()
+
+
+def test_set_secret_value_is_masked(server: Airlock, tmp_path: Path) -> None:
+    task = "version: v1.1.0\nsteps:\n  - cmd: bash echo pw={{.Values.pw}}\n"
+    folder = context(tmp_path / "ctx", {}, busybox=False)
+    create_task(server, "set-secret", task, folder, "--set-secret", "pw=set-secret-Vb61")
+
+    code, log, run, _ = run_task(server, "set-secret")
+
+    assert code == 0, log
+    assert "pw=***" in log.splitlines()
+    assert "set-secret-Vb61" not in log and "set-secret-Vb61" not in json.dumps(run)
 
 
 # --- 6. key vault secrets ------------------------------------------------------------------
@@ -665,9 +762,16 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 60.0) -> 
     raise AssertionError(f"{what} did not happen within {timeout} s")
 
 
-def test_cancel_run_stops_the_container(server: Airlock, tmp_path: Path) -> None:
-    task = "version: v1.1.0\nsteps:\n  - id: sleeper\n    cmd: bash sleep 60\n"
-    create_task(server, "cancel-me", task, context(tmp_path / "ctx", {}, busybox=False))
+@pytest.fixture(scope="module")
+def canceled_run(server: Airlock, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A run of ``bash sleep 60`` (and a step after it) canceled while its container runs,
+    once the container is gone: the run as show-run gives it then."""
+    task = (
+        "version: v1.1.0\nsteps:\n  - id: sleeper\n    cmd: bash sleep 60\n"
+        "  - id: later\n    cmd: bash echo later-step-ran\n"
+    )
+    folder = context(tmp_path_factory.mktemp("cancel") / "ctx", {}, busybox=False)
+    create_task(server, "cancel-me", task, folder)
     queued = as_json(server, "acr", "task", "run", "-n", "cancel-me", "-r", APP, "--no-wait")
     run_id = queued["runId"]
 
@@ -680,7 +784,6 @@ def test_cancel_run_stops_the_container(server: Airlock, tmp_path: Path) -> None
         lambda: (run := show_run(server, run_id))["status"] in TERMINAL and run,
         "the run ending",
     )
-
     assert ended["status"] == "Canceled", ended
     # The server marks the run at once; its worker sees it at its next heartbeat, stops the
     # container and removes it.
@@ -688,11 +791,30 @@ def test_cancel_run_stops_the_container(server: Airlock, tmp_path: Path) -> None
         lambda: not set(containers) & set(podman_names(server.home)),
         f"the removal of {containers}",
     )
-    run = show_run(server, run_id)
-    assert run["status"] == "Canceled", run
-    assert steps_of(run)["sleeper"]["status"] != "Succeeded", run
-    logs = ok(server, "acr", "task", "logs", "-r", APP, "--run-id", run_id).stdout
-    assert "canceled by request" in logs, logs
+    return show_run(server, run_id)
+
+
+def test_cancel_run_stops_the_container(server: Airlock, canceled_run: dict[str, Any]) -> None:
+    assert canceled_run["status"] == "Canceled", canceled_run
+    assert canceled_run["runErrorMessage"] == "canceled by request"
+    logs = ok(server, "acr", "task", "logs", "-r", APP, "--run-id", canceled_run["runId"])
+    assert "canceled by request" in logs.stdout, logs.stdout
+    assert "later-step-ran" not in logs.stdout, logs.stdout
+    assert [n for n in podman_names(server.home) if n.startswith("acb-")] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: after cancel-run the worker's step reports are refused (the run is no longer "
+    "its), so a canceled run keeps its running step 'Running' with no finishTime for ever, "
+    "and the steps that never started are not listed as Skipped",
+)
+def test_a_canceled_run_leaves_no_step_running(canceled_run: dict[str, Any]) -> None:
+    steps = steps_of(canceled_run)
+    assert set(steps) == {"sleeper", "later"}, steps
+    assert steps["sleeper"]["status"] in ("Canceled", "Failed"), steps
+    assert steps["sleeper"]["finishTime"] is not None, steps
+    assert steps["later"]["status"] == "Skipped", steps
 
 
 def test_a_runs_network_stays_in_the_servers_engine_folder(server: Airlock, tmp_path: Path) -> None:
