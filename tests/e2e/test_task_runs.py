@@ -9,6 +9,7 @@ checked by what the run's log, its steps and the registry show afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -184,13 +185,17 @@ HELLO_WORLD_TASK = """\
 version: v1.1.0
 steps:
   # build website and func-test images, concurrently
-  - build: -t $Registry/hello-world:$ID -f hello-world.dockerfile .
+  - id: build-hello-world
+    build: -t $Registry/hello-world:$ID -f hello-world.dockerfile .
     when: ["-"]
-  - build: -t hello-world-test -f hello-world-test.dockerfile .
+  - id: build-hello-world-test
+    build: -t hello-world-test -f hello-world-test.dockerfile .
     when: ["-"]
-  # run built images to be tested
+  # run built images to be tested (as in acr-builder, a step without `when` waits for the
+  # step before it only: the sample's hello-world would race its own build)
   - id: hello-world
     cmd: $Registry/hello-world:$ID
+    when: ["build-hello-world", "build-hello-world-test"]
   - id: func-tests
     cmd: hello-world-test
     env:
@@ -397,6 +402,42 @@ def test_parallel_docker_tags_keep_every_name(server: Airlock, tmp_path: Path) -
     assert sorted(tags(server, APP, "many-tags")) == names
 
 
+def test_steps_share_the_workspace_and_honour_working_directories(
+    server: Airlock, tmp_path: Path
+) -> None:
+    task = """\
+version: v1.1.0
+steps:
+  - id: write-file
+    cmd: bash -c 'echo written-by-the-first-step >> hello.txt'
+  - id: read-file
+    cmd: bash cat hello.txt
+  - id: in-sub
+    workingDirectory: sub
+    cmd: bash -c 'pwd; cat inside.txt'
+  - id: build-in-sub
+    workingDirectory: sub
+    build: -t sub-image:latest .
+  - id: run-sub-image
+    cmd: sub-image:latest
+  - id: home
+    cmd: bash -c 'echo $HOME; ls /acb/home > /dev/null && echo home-is-there'
+"""
+    files = {"sub/inside.txt": "inside-sub\n", "sub/Dockerfile": BUSYBOX_IMAGE + 'CMD ["pwd"]\n'}
+    folder = context(tmp_path / "ctx", files)
+    shutil.copy2(BUSYBOX, folder / "sub" / "busybox")
+    create_task(server, "working-dirs", task, folder)
+
+    code, log, _, _ = run_task(server, "working-dirs")
+
+    assert code == 0, log
+    lines = log.splitlines()
+    assert "written-by-the-first-step" in lines
+    assert lines[lines.index("/workspace/sub") + 1] == "inside-sub", log
+    assert "/acb/home" in lines and "home-is-there" in lines
+    assert not (folder / "hello.txt").exists()  # the run wrote in its own copy
+
+
 # --- 4. a detached step serves a later one -------------------------------------------------
 
 
@@ -421,6 +462,37 @@ steps:
     assert code == 0, log
     assert "served-by-the-web-step" in log
     assert steps_of(run)["client"]["status"] == "Succeeded"
+
+
+def test_two_runs_at_once_each_reach_their_own_web_step(server: Airlock, tmp_path: Path) -> None:
+    """Each run has its own network: the host name ``web`` is that run's step."""
+    task = """\
+version: v1.1.0
+steps:
+  - id: web
+    cmd: bash httpd -f -p 8080 -h /workspace/www
+    detach: true
+  - id: client
+    cmd: >
+      bash -c 'sleep 1; for i in 1 2 3 4 5 6 7 8 9 10; do
+      wget -q -O - http://web:8080/index.html && exit 0; sleep 0.5; done; exit 1'
+"""
+    run_ids = {}
+    for name in ("isolated-one", "isolated-two"):
+        folder = context(tmp_path / name, {"www/index.html": f"page-of-{name}\n"}, busybox=False)
+        create_task(server, name, task, folder)
+        queued = as_json(server, "acr", "task", "run", "-n", name, "-r", APP, "--no-wait")
+        run_ids[name] = queued["runId"]
+
+    for name, run_id in run_ids.items():
+        run = wait_for(
+            lambda run_id=run_id: (r := show_run(server, run_id))["status"] in TERMINAL and r,
+            f"run {run_id} ending",
+        )
+        logs = ok(server, "acr", "task", "logs", "-r", APP, "--run-id", run_id).stdout
+        assert run["status"] == "Succeeded", logs
+        pages = [line for line in logs.splitlines() if line.startswith("page-of-")]
+        assert pages == [f"page-of-{name}"], logs
 
 
 def test_a_published_port_is_on_loopback_only(server: Airlock, tmp_path: Path) -> None:
@@ -657,6 +729,46 @@ def test_vault_secret_is_in_no_file_in_clear(server: Airlock, vault_task: str) -
     in_clear = files_holding(server.home, SECRET_VALUE.encode())
 
     assert in_clear == [], in_clear
+
+
+def test_secret_volume_from_the_vault(server: Airlock, vault_task: str, tmp_path: Path) -> None:
+    """The acr-tasks sample mounts-secrets.yaml: a vault secret and a --set-secret value,
+    base64 in the file, as files of a volume mounted into a step."""
+    task = f"""\
+version: v1.1.0
+secrets:
+  - id: sampleSecret
+    keyvault: https://{VAULT}.vault.azure.net/secrets/db-password
+volumes:
+  - name: mysecrets
+    secret:
+      mysecret1: {{{{.Secrets.sampleSecret | b64enc}}}}
+      mysecret2: {{{{.Values.mysecret | b64enc}}}}
+steps:
+  - cmd: bash -c 'cat /run/test/mysecret1; echo; cat /run/test/mysecret2; echo'
+    volumeMounts:
+      - name: mysecrets
+        mountPath: /run/test
+  - cmd: bash sha256sum /run/test/mysecret1 /run/test/mysecret2
+    volumeMounts:
+      - name: mysecrets
+        mountPath: /run/test
+"""
+    other = "mounted-secret-Kp40"
+    folder = context(tmp_path / "ctx", {}, busybox=False)
+    made = create_task(server, "mount-secrets", task, folder, "--assign-identity",
+                       "--set-secret", f"mysecret={other}")  # fmt: skip
+    grant(server, made["identity"]["principalId"])
+
+    code, log, _, _ = run_task(server, "mount-secrets")
+
+    assert code == 0, log
+    lines = log.splitlines()
+    assert lines.count("***") == 2, log
+    assert SECRET_VALUE not in log and other not in log
+    for value, name in ((SECRET_VALUE, "mysecret1"), (other, "mysecret2")):
+        digest = hashlib.sha256(value.encode()).hexdigest()
+        assert f"{digest}  /run/test/{name}" in lines, log
 
 
 def files_holding(root: Path, needle: bytes) -> list[Path]:
