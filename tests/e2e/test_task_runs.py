@@ -817,6 +817,10 @@ BAD_STEPS = {
     "windows isolation": ("  - cmd: bash echo hi\n    isolation: hyperv\n", "Windows"),
     "docker manifest": ("  - cmd: docker manifest inspect x\n", "'docker manifest'"),
     "dockerfile outside the context": ("  - build: -f ../x -t x .\n", "outside the context"),
+    "context outside the context": ("  - build: -t x ..\n", "outside the context"),
+    "host mount in a cmd": ("  - cmd: -v /:/host bash ls /host\n", "'-v'"),
+    "docker run on the host network": ("  - cmd: docker run --network host bash\n", "'--network'"),
+    "privileged docker run": ("  - cmd: docker run --privileged bash\n", "'--privileged'"),
 }
 
 

@@ -335,6 +335,11 @@ def run_command(
     return RunCommand(args=[*args, image, *rest], name=name, image=image)
 
 
+def check_run_words(step: Step, words: Sequence[str]) -> None:
+    """Refuse, before the run starts, what a cmd step (or its ``docker run``) may not ask."""
+    _split_run_words(step, words)
+
+
 def _split_run_words(step: Step, words: Sequence[str]) -> tuple[list[str], str, list[str]]:
     pre: list[str] = []
     i = 0

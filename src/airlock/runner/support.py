@@ -12,7 +12,13 @@ from __future__ import annotations
 import posixpath
 import shlex
 
-from airlock.runner.commands import WORKSPACE, loopback_port, split_words, working_directory
+from airlock.runner.commands import (
+    WORKSPACE,
+    check_run_words,
+    loopback_port,
+    split_words,
+    working_directory,
+)
 from airlock.runner.errors import StepError
 from airlock.runner.plan import DockerfileBuild
 from airlock.runner.steps import check_docker_verb
@@ -77,6 +83,10 @@ def _check_step(step: Step) -> None:
             check_docker_verb(words[1:], step.id)
             if len(words) > 1 and words[1] == "build":
                 _check_build_words(step, words[2:])
+            if len(words) > 1 and words[1] == "run":
+                check_run_words(step, words[2:])
+        elif words and words[0] not in ("az", "acr"):
+            check_run_words(step, words)
 
 
 def _check_build_words(step: Step, words: list[str]) -> None:
