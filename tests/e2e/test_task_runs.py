@@ -818,6 +818,10 @@ BAD_STEPS = {
     "docker manifest": ("  - cmd: docker manifest inspect x\n", "'docker manifest'"),
     "dockerfile outside the context": ("  - build: -f ../x -t x .\n", "outside the context"),
     "context outside the context": ("  - build: -t x ..\n", "outside the context"),
+    "build secret from a host file": (
+        "  - build: --secret id=s,src=/etc/shadow -t x .\n",
+        "outside the context",
+    ),
     "host mount in a cmd": ("  - cmd: -v /:/host bash ls /host\n", "'-v'"),
     "docker run on the host network": ("  - cmd: docker run --network host bash\n", "'--network'"),
     "privileged docker run": ("  - cmd: docker run --privileged bash\n", "'--privileged'"),

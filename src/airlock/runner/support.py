@@ -93,8 +93,7 @@ def _check_build_words(step: Step, words: list[str]) -> None:
     skip = ""
     for word in words:
         if skip:
-            if skip in ("-f", "--file"):
-                _check_inside_context(step, word, "-f file")
+            _check_value(step, skip, word)
             skip = ""
             continue
         if not word.startswith("-"):
@@ -108,10 +107,20 @@ def _check_build_words(step: Step, words: list[str]) -> None:
         name, has_value, value = word.partition("=")
         if name in _BUILD_FLAGS_WITH_VALUES:
             skip = "" if has_value else name
-            if has_value and name in ("-f", "--file"):
-                _check_inside_context(step, value, "-f file")
+            if has_value:
+                _check_value(step, name, value)
         elif name not in _BUILD_FLAGS:
             raise StepError(f"step {step.id}: build option {name!r} is not supported by Airlock")
+
+
+def _check_value(step: Step, name: str, value: str) -> None:
+    if name in ("-f", "--file"):
+        _check_inside_context(step, value, "-f file")
+    elif name == "--secret":
+        parts = dict(part.partition("=")[::2] for part in value.split(","))
+        for key in ("src", "source"):
+            if key in parts:
+                _check_inside_context(step, parts[key], "--secret src")
 
 
 def _check_inside_context(step: Step, path: str, what: str) -> None:
