@@ -476,3 +476,85 @@ task_credentials = Table(
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
 )
+
+
+# --- triggers (revision 0008) --------------------------------------------------------------
+
+# A task's trigger settings (``--base-image-trigger-*``, ``--commit-trigger-enabled``); the
+# commit webhook's secret is sealed with the master key, bound to the task.
+task_triggers = Table(
+    "task_triggers",
+    metadata,
+    Column("task", String(36), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("base_image_enabled", Boolean, nullable=False),
+    Column("base_image_type", String(16), nullable=False),  # Runtime | All
+    Column("base_image_name", String(64), nullable=False),
+    Column("commit_enabled", Boolean, nullable=False),
+    Column("sealed_webhook_secret", LargeBinary),
+    Column("last_commit", String(64)),  # the head last seen (webhook or polling)
+    Column("updated_at", String(40), nullable=False),
+)
+
+# The base images a task's last successful run built on: for each image it produced, the
+# base of every stage, resolved to registry/repository:tag and the digest used.
+task_base_images = Table(
+    "task_base_images",
+    metadata,
+    Column("task", String(36), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("image", String(512), primary_key=True),  # what the build produced
+    Column("registry", String(255), primary_key=True),
+    Column("repository", String(255), primary_key=True),
+    Column("tag", String(128), primary_key=True),
+    Column("digest", String(140)),
+    Column("kind", String(16), nullable=False),  # runtime | buildtime
+    Column("updated_at", String(40), nullable=False),
+    Index("ix_task_base_images_ref", "registry", "repository", "tag"),
+)
+
+# ``acr task timer``: cron schedules (UTC); ``next_at`` is when the timer fires next.
+task_timers = Table(
+    "task_timers",
+    metadata,
+    Column("task", String(36), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("schedule", String(128), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("next_at", String(40)),
+    Column("created_at", String(40), nullable=False),
+)
+
+# What made a task run, once: (task, kind, key) with key a base reference and its new digest,
+# a commit, or a timer tick. The insert that claims the key is the exactly-once guard.
+trigger_firings = Table(
+    "trigger_firings",
+    metadata,
+    Column("task", String(36), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # image | commit | timer
+    Column("key", String(512), primary_key=True),
+    Column("run", String(36)),
+    Column("fired_at", String(40), nullable=False),
+)
+
+# How far each trigger service has read a log (the registry events), so a change committed
+# while the server was down is still seen after a restart.
+trigger_cursors = Table(
+    "trigger_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+# Base images in registries outside this server, polled: the last digest seen and when to ask
+# again (backoff on errors, Retry-After honoured).
+external_images = Table(
+    "external_images",
+    metadata,
+    Column("registry", String(255), primary_key=True),
+    Column("repository", String(255), primary_key=True),
+    Column("tag", String(128), primary_key=True),
+    Column("digest", String(140)),
+    Column("checked_at", String(40)),
+    Column("next_check_at", String(40), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_error", Text),
+)
