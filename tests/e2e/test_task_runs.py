@@ -340,6 +340,38 @@ def test_gated_import_stops_red_and_promotes_green(server: Airlock, tmp_path: Pa
     assert sorted(tags(server, APP, "node")) == ["15-alpine", f"15-alpine-{run['runId']}"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: runs share one image store and a cmd step runs a registry image found there "
+    "without pulling it, so a task with no credential for a registry runs (and can push "
+    "elsewhere) what another task's identity pulled from it",
+)
+def test_a_task_without_access_cannot_run_an_image_another_run_pulled(
+    server: Airlock, tmp_path: Path
+) -> None:
+    public = login_server(server, PUBLIC)
+    # A task whose identity has AcrPull on the public registry pulls its base image.
+    build_public_base(server, tmp_path / "base", "Green")
+    probe = f"version: v1.1.0\nsteps:\n  - cmd: docker pull {public}/node:15-alpine\n"
+    folder = context(tmp_path / "ctx", {}, busybox=False)
+    made = create_task(server, "pull-with-access", probe, folder, "--assign-identity")
+    public_id = tsv(server, "acr", "show", "-n", PUBLIC, "--query", "id")
+    ok(server, "role", "assignment", "create", "--assignee", made["identity"]["principalId"],
+       "--role", "AcrPull", "--scope", public_id)  # fmt: skip
+    ok(server, "acr", "task", "credential", "add", "-n", "pull-with-access", "-r", APP,
+       "--login-server", public, "--use-identity", "[system]")  # fmt: skip
+    assert run_task(server, "pull-with-access")[0] == 0
+    # A task with no identity and no credential for the public registry.
+    run_base = f"{public}/node:15-alpine sh -c 'echo color=$BACKGROUND_COLOR'"
+    task = f"version: v1.1.0\nsteps:\n  - cmd: {run_base}\n"
+    create_task(server, "no-access", task, folder)
+
+    code, log, run, _ = run_task(server, "no-access")
+
+    assert "color=Green" not in log
+    assert code != 0 and run["status"] == "Failed", log
+
+
 # --- 3. parallel steps ---------------------------------------------------------------------
 
 
