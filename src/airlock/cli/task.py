@@ -97,6 +97,7 @@ def _add_create_and_update(subparsers: Subparsers) -> None:
         parser.add_argument(
             "--status", type=str.capitalize, choices=("Enabled", "Disabled"), help="Status."
         )
+        _add_trigger_options(parser)
         add_global_arguments(parser)
         parser.set_defaults(handler=handler)
 
@@ -281,6 +282,10 @@ def _body(args: argparse.Namespace, create: bool) -> dict[str, Any]:
         ("platform", "platform"),
         ("git_access_token", "gitAccessToken"),
         ("status", "status"),
+        ("base_image_trigger_enabled", "baseImageTriggerEnabled"),
+        ("base_image_trigger_type", "baseImageTriggerType"),
+        ("base_image_trigger_name", "baseImageTriggerName"),
+        ("commit_trigger_enabled", "commitTriggerEnabled"),
     ):
         if getattr(args, option) is not None:
             body[field] = getattr(args, option)
@@ -324,6 +329,28 @@ def _dockerfile_fields(args: argparse.Namespace, complete: bool) -> dict[str, An
     given.update(secretBuildArgs=bool(args.secret_arg), target=args.target is not None)
     given["noPush"] = args.no_push is not None
     return {key: value for key, value in fields.items() if given[key]}
+
+
+def _add_trigger_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-image-trigger-enabled",
+        type=_true_or_false,
+        metavar="{true,false}",
+        help="Run the task when a base image it built on changes (default true).",
+    )
+    parser.add_argument(
+        "--base-image-trigger-type",
+        type=str.capitalize,
+        choices=("Runtime", "All"),
+        help="Watch the final stage's base only (Runtime, default) or every stage's (All).",
+    )
+    parser.add_argument("--base-image-trigger-name", help="The base-image trigger's name.")
+    parser.add_argument(
+        "--commit-trigger-enabled",
+        type=_true_or_false,
+        metavar="{true,false}",
+        help="Run the task on a commit to its git context's branch (default true for git).",
+    )
 
 
 def _true_or_false(value: str) -> bool:

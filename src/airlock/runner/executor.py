@@ -36,7 +36,7 @@ from pathlib import Path
 from airlock.common.clock import now_iso
 from airlock.engine import EngineError, EnginePaths, engine_env
 from airlock.engine.containers import Captured, ContainerEngine, Outcome
-from airlock.errors import AirlockError
+from airlock.errors import AirlockError, InvalidArgumentError
 from airlock.runner.azcli import az_environment
 from airlock.runner.commands import DEFAULT_NETWORK, RunLayout, container_name
 from airlock.runner.contexts import head_commit, materialize, parse_context
@@ -46,6 +46,7 @@ from airlock.runner.runlog import RunLog
 from airlock.runner.steps import CANCELED, DEADLINE, StepContext, StepFailedError, run_step
 from airlock.runner.support import check_task, dockerfile_task
 from airlock.runner.workspace import RunWorkspace
+from airlock.runs.baseimages import BaseImage
 from airlock.tasks.errors import TaskFileError
 from airlock.tasks.graph import TaskGraph
 from airlock.tasks.model import Step, TaskFile
@@ -76,6 +77,7 @@ class RunResult:
     status: str
     error: str | None = None
     output_images: tuple[tuple[str, str], ...] = ()
+    dependencies: tuple[BaseImage, ...] = ()  # the bases of what the run's builds produced
 
 
 Report = Callable[[StepReport], None]
@@ -106,6 +108,7 @@ class RunExecutor:
         self.binary = binary
         self.run_key = uuid.UUID(plan.run).hex[:10]
         self.deadline = time.monotonic() + plan.timeout
+        self.commit = plan.commit  # the context's commit, once fetched
         self._networks: list[str] = []
         self._engine: ContainerEngine | None = None
 
@@ -169,12 +172,13 @@ class RunExecutor:
 
     def _load(self, folder: Path) -> TaskFile:
         plan = self.plan
+        self.commit = plan.commit or head_commit(folder) or ""
         run = RunContext(
             id=plan.run_id,
             registry=plan.registry,
             registry_name=plan.registry_name,
             date=run_date(datetime.fromisoformat(plan.created_at).astimezone(UTC)),
-            commit=plan.commit or head_commit(folder) or "",
+            commit=self.commit,
             branch=plan.branch,
             task_name=plan.task_name,
             triggered_by=plan.trigger,
@@ -328,6 +332,58 @@ class NamingLockEngine(ContainerEngine):
             yield
         finally:
             os.close(fd)  # releases the lock
+
+
+def dependency_json(base: BaseImage) -> dict[str, str | None]:
+    """A dependency as the worker API carries it."""
+    return {
+        "image": base.image,
+        "registry": base.registry,
+        "repository": base.repository,
+        "tag": base.tag,
+        "digest": base.digest,
+        "kind": base.kind,
+    }
+
+
+def dependencies_from_json(data: object) -> tuple[BaseImage, ...]:
+    """Dependencies from the worker API; InvalidArgumentError when they are not well formed."""
+    keys = ("image", "registry", "repository", "tag", "digest", "kind")
+    if not isinstance(data, list) or len(data) > 1000:
+        raise InvalidArgumentError("'dependencies' must be a list of at most 1000 objects")
+    found = []
+    for entry in data:
+        if not isinstance(entry, dict) or set(entry) != set(keys):
+            raise InvalidArgumentError(f"each dependency has exactly {', '.join(keys)}")
+        values = [entry[k] for k in keys]
+        if not all(isinstance(v, str) and len(v) <= 512 for v in values if v is not None):
+            raise InvalidArgumentError("dependency fields are strings of at most 512 characters")
+        if entry["kind"] not in ("runtime", "buildtime") or None in values[:4]:
+            raise InvalidArgumentError("a dependency needs an image, a reference and a kind")
+        found.append(BaseImage(*values))
+    return tuple(found)
+
+
+def dependency_report(dependencies: tuple[BaseImage, ...], commit: str) -> str:
+    """acr-builder's block: each image built, its runtime and buildtime bases, the commit."""
+    lines = [""]
+    by_image: dict[str, list[BaseImage]] = {}
+    for base in dependencies:
+        by_image.setdefault(base.image, []).append(base)
+    for image, bases in by_image.items():
+        registry, _, rest = image.partition("/")
+        repository, _, tag = rest.rpartition(":")
+        lines += ["- image:", f"    registry: {registry}", f"    repository: {repository}"]
+        lines.append(f"    tag: {tag}")
+        for base in bases:
+            key = "runtime-dependency" if base.kind == "runtime" else "buildtime-dependency"
+            lines += [f"  {key}:", f"    registry: {base.registry}"]
+            lines += [f"    repository: {base.repository}", f"    tag: {base.tag}"]
+            if base.digest:
+                lines.append(f"    digest: {base.digest}")
+        if commit:
+            lines += ["  git:", f"    git-head-revision: {commit}"]
+    return "\n".join(lines)
 
 
 def _duration(seconds: float) -> str:
@@ -530,7 +586,12 @@ class Scheduler:
                 f"Step ID: {step.id} marked as {_ACR_STATUS.get(state.status, state.status)} "
                 f"(elapsed time in seconds: {elapsed:f})"
             )
-        return RunResult(SUCCEEDED, None, pushed)
+        dependencies = tuple(self.ctx.dependencies)
+        if dependencies:
+            self.ctx.log.info("The following dependencies were found:")
+            for line in dependency_report(dependencies, self.run_.commit).split("\n"):
+                self.ctx.log.plain(line)
+        return RunResult(SUCCEEDED, None, pushed, dependencies)
 
 
 __all__ = ["CANCELED", "RunExecutor", "RunResult", "StepReport"]

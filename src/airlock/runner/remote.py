@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 
 from airlock.common.paths import default_home
-from airlock.runner.executor import RunResult, StepReport
+from airlock.runner.executor import RunResult, StepReport, dependency_json
 from airlock.runner.plan import RunPlan
 from airlock.runner.worker import HEARTBEAT_INTERVAL, WorkerPool
 
@@ -117,7 +117,12 @@ class RemoteHost:
         return bool(answer and answer.get("accepted"))
 
     def finish(self, run: str, worker: str, result: RunResult) -> bool:
-        body = {"worker": worker, "status": result.status, "error": result.error}
+        body = {
+            "worker": worker,
+            "status": result.status,
+            "error": result.error,
+            "dependencies": [dependency_json(base) for base in result.dependencies],
+        }
         answer = self._post(f"/api/workers/runs/{run}/finish", body)
         return bool(answer and answer.get("accepted"))
 

@@ -45,9 +45,10 @@ from airlock.runner.plan import (
     RunPlan,
 )
 from airlock.runner.runlog import go_log_time
+from airlock.runs.baseimages import BaseImageStore
 from airlock.runs.credentials import TaskCredentialStore, is_secret_uri
 from airlock.runs.logs import LogStore
-from airlock.runs.store import FAILED, MANUAL, Run, RunStore, StepRecord
+from airlock.runs.store import FAILED, MANUAL, SUCCEEDED, Run, RunStore, StepRecord
 from airlock.runs.tasks import Task, TaskStore
 from airlock.tasks.errors import TaskFileError
 from airlock.tasks.render import RunContext, render_and_load
@@ -89,6 +90,7 @@ class RunService:
         auth: AuthService,
         master_key: MasterKey,
         sessions: SessionStore,
+        base_images: BaseImageStore,
     ) -> None:
         self.runs = runs
         self.logs = logs
@@ -99,6 +101,7 @@ class RunService:
         self.auth = auth
         self.key = master_key
         self.sessions = sessions
+        self.base_images = base_images
         # The management API's address, for `az` steps (set once the server listens).
         self.server_url: str | None = None
         self._waiters: list[Callable[[], None]] = []
@@ -120,7 +123,9 @@ class RunService:
         trigger: str = MANUAL,
         commit: str = "",
         branch: str = "",
+        cause: dict[str, Any] | None = None,
     ) -> Run:
+        """Queue a run of ``task``; ``cause`` says what triggered it (shown by show-run)."""
         snapshot: dict[str, Any] = {
             "runType": TASK_RUN,
             "taskId": task.id,
@@ -131,6 +136,7 @@ class RunService:
             "timeout": task.timeout,
             "commit": commit,
             "branch": branch,
+            "cause": cause,
         }
         if task.kind == KIND_DOCKERFILE:
             snapshot["dockerfile"] = json.loads(task.definition)
@@ -222,6 +228,11 @@ class RunService:
         ended = self.runs.finish(run, worker, result.status, result.error)
         # Also when the run was taken away meanwhile (cancelled): its steps are over.
         self.end_identity_session(run)
+        if ended and result.status == SUCCEEDED:
+            task_id = json.loads(self.runs.by_id(run).definition).get("taskId")
+            if task_id:
+                # What base-image triggers watch: the bases of the task's last good run.
+                self.base_images.replace(task_id, result.dependencies)
         return ended
 
     def end_identity_session(self, run: str) -> None:

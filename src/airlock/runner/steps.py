@@ -24,15 +24,18 @@ from pathlib import Path
 from airlock.engine.containers import ContainerEngine, Outcome
 from airlock.runner.azcli import airlock_arguments, run_airlock
 from airlock.runner.commands import (
+    BuildCommand,
     RunLayout,
     build_command,
     container_name,
     run_command,
     split_words,
 )
+from airlock.runner.dockerfile import base_images, normalised
 from airlock.runner.errors import StepError
 from airlock.runner.images import alias_image
 from airlock.runner.runlog import RunLog
+from airlock.runs.baseimages import BUILDTIME, RUNTIME, BaseImage
 from airlock.tasks.aliases import IMAGE_ALIASES
 from airlock.tasks.model import Step, StepKind
 
@@ -77,11 +80,16 @@ class StepContext:
     arch: str
     az_env: dict[str, str] | None = None  # the `az` alias's environment (task identity)
     pushed: list[tuple[str, str]] = field(default_factory=list)
+    dependencies: list[BaseImage] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record_push(self, image: str, digest: str) -> None:
         with self._lock:
             self.pushed.append((image, digest))
+
+    def record_dependencies(self, found: list[BaseImage]) -> None:
+        with self._lock:
+            self.dependencies.extend(found)
 
 
 @dataclass
@@ -223,7 +231,45 @@ def _build(ctx: StepContext, attempt: Attempt, text: str) -> Outcome:
     layers = "--layers" if (step.cache or "").lower() == "enabled" else "--layers=false"
     # Every path in the arguments is absolute (checked inside the context), so the build
     # does not depend on the worker's own working directory.
-    return _stream(ctx, attempt, ["build", layers, *command.args])
+    outcome = _stream(ctx, attempt, ["build", layers, *command.args])
+    if outcome.ok:
+        _record_dependencies(ctx, command)
+    return outcome
+
+
+def _record_dependencies(ctx: StepContext, command: BuildCommand) -> None:
+    """The base of every stage of what was built, with the digest the build used, for each
+    image it tagged (what base-image triggers watch)."""
+    args = dict(
+        command.args[i + 1].split("=", 1)
+        for i, word in enumerate(command.args[:-1])
+        if word == "--build-arg" and "=" in command.args[i + 1]
+    )
+    try:
+        bases = base_images(command.dockerfile.read_text(encoding="utf-8"), args)
+    except (OSError, UnicodeDecodeError):
+        return
+    found: list[BaseImage] = []
+    written_bases = [(RUNTIME, bases.runtime), *((BUILDTIME, b) for b in bases.buildtime)]
+    for kind, written in written_bases:
+        reference = normalised(written) if written else None
+        if written is None or reference is None or reference.tag is None:
+            continue
+        inspected = ctx.engine.capture(["image", "inspect", "--format", "{{.Digest}}", written])
+        digest = inspected.stdout.strip() if inspected.ok else ""
+        for tag in command.tags:
+            image = normalised(tag)
+            found.append(
+                BaseImage(
+                    image=str(image) if image is not None else tag,
+                    registry=reference.registry,
+                    repository=reference.repository,
+                    tag=reference.tag,
+                    digest=digest if digest.startswith("sha256:") else None,
+                    kind=kind,
+                )
+            )
+    ctx.record_dependencies(found)
 
 
 def _az(ctx: StepContext, attempt: Attempt, args: list[str], keep_output: bool) -> Outcome:

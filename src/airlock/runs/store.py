@@ -334,6 +334,7 @@ class RunStore:
         task: str | None = None,
         status: str | None = None,
         top: int = 15,
+        trigger: str | None = None,
     ) -> list[Run]:
         """Newest first, as ``az acr task list-runs``."""
         if status is not None and status not in STATUSES:
@@ -348,6 +349,13 @@ class RunStore:
         if status is not None:
             query += " AND status = :status"
             params["status"] = status
+        if trigger is not None:
+            if trigger not in TRIGGERS:
+                raise InvalidArgumentError(
+                    f"unknown trigger {trigger[:20]!r}; use one of {', '.join(TRIGGERS)}"
+                )
+            query += " AND trigger = :trigger"
+            params["trigger"] = trigger
         query += " ORDER BY seq DESC LIMIT :top"
         with self.engine.connect() as conn:
             return [_run(row) for row in conn.execute(text(query), params)]

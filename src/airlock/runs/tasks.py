@@ -134,6 +134,11 @@ class TaskStore:
         with self.engine.connect() as conn:
             return self._task(self._get_row(conn, registry_id, name))
 
+    def by_id(self, task_id: str) -> Task | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tasks).where(tasks.c.id == task_id)).first()
+        return None if row is None else self._task(row)
+
     def all(self, registry_id: int) -> list[Task]:
         with self.engine.connect() as conn:
             rows = conn.execute(

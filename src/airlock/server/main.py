@@ -18,6 +18,7 @@ from airlock.server.listeners import HOST, RegistryListeners
 from airlock.server.owner import ensure_owner
 from airlock.server.services import Services
 from airlock.server.workers import pool_size, recover_stale_runs, start_pool
+from airlock.triggers.images import ImageTriggers, run_image_triggers
 from airlock.vault import masking
 
 log = logging.getLogger("airlock.server")
@@ -78,18 +79,35 @@ async def _serve(port: int, home: Path) -> int:
         loop.add_signal_handler(sig, stop.set)
     purger = asyncio.create_task(_purge_stale_uploads(services))
     recovery = asyncio.create_task(recover_stale_runs(services))
+    image_triggers = asyncio.create_task(
+        run_image_triggers(image_triggers_of(services), services.bus)
+    )
     pool = start_pool(services, loop, workers)
     log.info("Airlock server listening on http://%s:%s (state in %s)", HOST, port, home)
     await stop.wait()
     log.info("shutting down: finishing requests in flight")
     purger.cancel()
     recovery.cancel()
+    image_triggers.cancel()
     # The pool's threads report through this loop: stopped from another thread.
     await asyncio.to_thread(pool.stop)
     await http.shutdown(grace=10.0)
     services.close()
     log.info("stopped")
     return 0
+
+
+def image_triggers_of(services: Services) -> ImageTriggers:
+    return ImageTriggers(
+        engine=services.engine,
+        registries=services.registries,
+        tasks=services.tasks,
+        runs=services.runs,
+        runner=services.runner,
+        settings=services.trigger_settings,
+        firings=services.firings,
+        base_images=services.base_images,
+    )
 
 
 async def _purge_stale_uploads(services: Services) -> None:

@@ -21,11 +21,14 @@ from airlock.registry.registries import RegistryCatalog
 from airlock.registry.repositories import RepositoryService
 from airlock.registry.uploads import Uploads
 from airlock.runner.service import RunService
+from airlock.runs.baseimages import BaseImageStore
 from airlock.runs.credentials import TaskCredentialStore
 from airlock.runs.logs import LogStore
 from airlock.runs.store import RunStore
 from airlock.runs.tasks import TaskStore
 from airlock.storage import FilesystemDriver
+from airlock.triggers.firings import FiringStore
+from airlock.triggers.settings import TriggerSettingsStore
 from airlock.vault import KeyVault
 
 
@@ -47,6 +50,9 @@ class Services:
     logs: LogStore
     credentials: TaskCredentialStore
     runner: RunService
+    trigger_settings: TriggerSettingsStore
+    firings: FiringStore
+    base_images: BaseImageStore
 
     @classmethod
     def open(cls, home: Path, storage_root: Path | None = None) -> Services:
@@ -77,6 +83,7 @@ class Services:
         logs = LogStore(engine)
         credentials = TaskCredentialStore(engine, master_key)
         identities = Identities.open(engine)
+        base_images = BaseImageStore(engine)
         runner = RunService(
             runs=runs,
             logs=logs,
@@ -87,6 +94,7 @@ class Services:
             auth=auth,
             master_key=master_key,
             sessions=identities.sessions,
+            base_images=base_images,
         )
         return cls(
             home=home,
@@ -105,6 +113,9 @@ class Services:
             logs=logs,
             credentials=credentials,
             runner=runner,
+            trigger_settings=TriggerSettingsStore(engine, master_key),
+            firings=FiringStore(engine),
+            base_images=base_images,
         )
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from airlock.auth import roles
 from airlock.registry.registries import RegistryRecord
-from airlock.runner import check_reachable, parse_context
+from airlock.runner import ContextKind, check_reachable, parse_context
 from airlock.runner.plan import KIND_CMD, KIND_DOCKERFILE, KIND_FILE
 from airlock.runs.tasks import DEFAULT_TIMEOUT, ENABLED, Task, TaskSpec
 from airlock.server.authz import Caller, Gate, GuardedRoute, Rule, registry_scope
@@ -37,7 +37,9 @@ from airlock.server.routes.definitions import (
     read_dockerfile,
     stored_dockerfile,
 )
+from airlock.server.routes.task_triggers import TRIGGER_FIELDS, read_triggers, triggers_json
 from airlock.server.services import Services
+from airlock.triggers.settings import TriggerSettings
 from airlock.vault.masking import MASKER
 
 _TASKS = "Microsoft.ContainerRegistry/registries/tasks"
@@ -52,6 +54,7 @@ _FIELDS = (
     "status",
     "gitAccessToken",
     "assignIdentity",
+    *TRIGGER_FIELDS,
 )
 _LOCAL_CONTEXTS = "Microsoft.Authorization/*"  # held by Owner (and UAA) only
 _STEP_TYPES = {KIND_FILE: "FileTask", KIND_CMD: "EncodedTask", KIND_DOCKERFILE: "DockerBuildStep"}
@@ -72,21 +75,26 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         only(body, *_FIELDS)
         name = text(body, "name") or ""
         spec = await _spec(body, request.state.caller, gate, None)
+        git = parse_context(spec.context).kind is ContextKind.GIT
+        triggers = read_triggers(body, TriggerSettings(commit_enabled=git))
         task = store.create(record.id, name, spec)
+        services.trigger_settings.put(task.id, triggers)
         if body.get("assignIdentity") is True:
             principal = services.identities.principals.ensure_system_identity(
                 "task", owner_name(record, task.name)
             )
             task = store.set_identity(record.id, task.name, principal.principal_id)
-        return JSONResponse(_json(record, task), status_code=201)
+        return JSONResponse(_json(services, record, task), status_code=201)
 
     async def list_tasks(request: Request) -> Response:
         record = registry(request)
-        return JSONResponse([_json(record, t) for t in store.all(record.id)])
+        return JSONResponse([_json(services, record, t) for t in store.all(record.id)])
 
     async def show(request: Request) -> Response:
         record = registry(request)
-        return JSONResponse(_json(record, store.get(record.id, request.path_params["task"])))
+        return JSONResponse(
+            _json(services, record, store.get(record.id, request.path_params["task"]))
+        )
 
     async def update(request: Request) -> Response:
         record = registry(request)
@@ -94,16 +102,18 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         only(body, *(f for f in _FIELDS if f != "name"))
         current = store.get(record.id, request.path_params["task"])
         spec = await _spec(body, request.state.caller, gate, current)
+        triggers = read_triggers(body, services.trigger_settings.get(current.id))
         changes = {f.name: getattr(spec, f.name) for f in fields(TaskSpec)}
         if not spec.git_token:
             del changes["git_token"]  # none given: the stored one stays
         task = store.update(record.id, current.name, **changes)
+        services.trigger_settings.put(task.id, triggers)
         if body.get("assignIdentity") is True and task.identity is None:
             principal = services.identities.principals.ensure_system_identity(
                 "task", owner_name(record, task.name)
             )
             task = store.set_identity(record.id, task.name, principal.principal_id)
-        return JSONResponse(_json(record, task))
+        return JSONResponse(_json(services, record, task))
 
     async def delete(request: Request) -> Response:
         record = registry(request)
@@ -187,7 +197,7 @@ def _definition(
     return found.kind, found.definition, found.source if found.kind == KIND_FILE else None
 
 
-def _json(record: RegistryRecord, task: Task) -> dict[str, Any]:
+def _json(services: Services, record: RegistryRecord, task: Task) -> dict[str, Any]:
     """The shape of ``az acr task show`` (values shown, secret values only by name)."""
     registry_id = str(record.to_json()["id"])
     step: dict[str, Any] = {
@@ -229,4 +239,6 @@ def _json(record: RegistryRecord, task: Task) -> dict[str, Any]:
         "resourceGroup": record.resource_group,
         "type": "Airlock/registries/tasks",
         "gitAccessToken": task.has_git_token,
+        "trigger": triggers_json(task, services.trigger_settings.get(task.id)),
+        "baseImageDependencies": [b.to_json() for b in services.base_images.for_task(task.id)],
     }

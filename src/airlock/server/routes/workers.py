@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from airlock.errors import InvalidArgumentError
-from airlock.runner.executor import RunResult, StepReport
+from airlock.runner.executor import RunResult, StepReport, dependencies_from_json
 from airlock.server.authz import Caller, Gate, GuardedRoute, Rule
 from airlock.server.routes.common import json_body, only, required_text, text, whole_number
 from airlock.server.services import Services
@@ -187,9 +187,13 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
     async def finish(request: Request) -> Response:
         body = await json_body(request)
-        only(body, "worker", "status", "error")
+        only(body, "worker", "status", "error", "dependencies")
         worker = worker_name(body, request.state.caller)
-        result = RunResult(required_text(body, "status", 20), text(body, "error", MAX_ERROR))
+        result = RunResult(
+            required_text(body, "status", 20),
+            text(body, "error", MAX_ERROR),
+            dependencies=dependencies_from_json(body.get("dependencies") or []),
+        )
         return JSONResponse({"accepted": runner.finish(_run(request), worker, result)})
 
     rule = Rule(AGENT_POOLS)
