@@ -1,0 +1,240 @@
+"""Base-image triggers end to end: a real server, real podman, the CLI as a subprocess.
+
+A "public" registry gets base images from ``acr build``; Dockerfile tasks in another registry
+build on them. Moving a tracked tag (a build, an import) runs the dependents with TRIGGER
+``Image Update``, once per new digest; chains follow; a cycle stops.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airlock.engine import EnginePaths, engine_env
+from tests.support.servers import Airlock, free_port, running_airlock
+
+pytestmark = pytest.mark.podman
+
+BASE = "trigbase"  # plays the public registry
+APP = "trigapp"
+BASE_FILE = "FROM scratch\nCOPY busybox /bin/busybox\nENV COLOR={color}\n"
+APP_FILE = (
+    "ARG REGISTRY_NAME\nFROM ${{REGISTRY_NAME}}/{repository}:{tag}\n"
+    'CMD ["/bin/busybox", "echo", "app"]\n'
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
+    home = tmp_path_factory.mktemp("image-triggers-home")
+    with running_airlock(home) as running:
+        running.create_registry(BASE, port=free_port())
+        running.create_registry(APP, port=free_port())
+        yield running
+    env = engine_env(home)
+    left = subprocess.run(
+        ["podman", "ps", "--all", "--quiet"], env=env, capture_output=True, text=True, check=False
+    ).stdout.split()
+    if left:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", *left], env=env, check=False)
+    shutil.rmtree(EnginePaths.of(home).run_dir, ignore_errors=True)
+
+
+def cli(server: Airlock, *args: str) -> Any:
+    done = server.cli(*args, "-o", "json", check=False)
+    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def login_server(server: Airlock, registry: str) -> str:
+    return str(cli(server, "acr", "show", "-n", registry)["loginServer"])
+
+
+def build_base(server: Airlock, folder: Path, repository: str, tag: str, color: str) -> None:
+    """``acr build`` of a busybox base image with ``COLOR`` into the base registry."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/bin/busybox", folder / "busybox")
+    (folder / "Dockerfile").write_text(BASE_FILE.format(color=color))
+    cli(server, "acr", "build", "-r", BASE, "--image", f"{repository}:{tag}", "--no-logs",
+        str(folder))  # fmt: skip
+
+
+def app_task(
+    server: Airlock, folder: Path, name: str, base: str, image: str, registry: str = APP
+) -> None:
+    """A Dockerfile task building ``image`` on ``base`` (``repository:tag`` in BASE),
+    pulling it with its identity's AcrPull, as the seed does."""
+    repository, tag = base.rsplit(":", 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Dockerfile").write_text(APP_FILE.format(repository=repository, tag=tag))
+    base_server = login_server(server, BASE)
+    cli(server, "acr", "task", "create", "-r", registry, "-n", name, "-f", "Dockerfile",
+        "-c", str(folder), "--image", image, "--arg", f"REGISTRY_NAME={base_server}",
+        "--assign-identity")  # fmt: skip
+    principal = cli(server, "acr", "task", "show", "-r", registry, "-n", name)["identity"][
+        "principalId"
+    ]
+    scope = cli(server, "acr", "show", "-n", BASE)["id"]
+    cli(server, "role", "assignment", "create", "--assignee", principal, "--scope", scope,
+        "--role", "acrpush")  # fmt: skip
+    cli(server, "acr", "task", "credential", "add", "-r", registry, "-n", name,
+        "--login-server", base_server, "--use-identity", "[system]")  # fmt: skip
+
+
+def runs(server: Airlock, task: str, registry: str = APP) -> list[dict[str, Any]]:
+    found = cli(server, "acr", "task", "list-runs", "-r", registry, "-n", task, "--top", "50")
+    return list(found)
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def settled(server: Airlock, task: str, count: int, registry: str = APP) -> list[dict[str, Any]]:
+    """The task's runs once there are ``count`` and none is queued or running."""
+
+    def check() -> list[dict[str, Any]] | None:
+        found = runs(server, task, registry)
+        done = all(r["status"] not in ("Queued", "Running") for r in found)
+        return found if len(found) >= count and done else None
+
+    return list(wait_for(check, f"{count} finished run(s) of {task}"))
+
+
+def run_manually(server: Airlock, task: str, registry: str = APP) -> None:
+    done = server.cli("acr", "task", "run", "-r", registry, "-n", task, "--no-logs", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def quiet_for(server: Airlock, task: str, count: int, seconds: float = 3.0) -> None:
+    """Nothing more starts for ``task`` within ``seconds``."""
+    time.sleep(seconds)
+    assert len(runs(server, task)) == count, runs(server, task)
+
+
+def test_a_base_push_runs_its_dependents_once_per_new_digest(
+    server: Airlock, tmp_path: Path
+) -> None:
+    build_base(server, tmp_path / "base", "node", "15-alpine", "green")
+    app_task(server, tmp_path / "app", "helloworld", "node:15-alpine", "helloworld:{{.Run.ID}}")
+    run_manually(server, "helloworld")
+    first = settled(server, "helloworld", 1)
+    assert [r["trigger"] for r in first] == ["Manual"] and first[0]["status"] == "Succeeded"
+    shown = cli(server, "acr", "task", "show", "-r", APP, "-n", "helloworld")
+    [dependency] = shown["baseImageDependencies"]
+    assert (dependency["repository"], dependency["tag"], dependency["type"]) == (
+        "node",
+        "15-alpine",
+        "RunTime",
+    )
+    assert dependency["digest"].startswith("sha256:")
+
+    # A new base image: one Image Update run.
+    build_base(server, tmp_path / "base", "node", "15-alpine", "orange")
+    found = settled(server, "helloworld", 2)
+    assert found[0]["trigger"] == "Image Update" and found[0]["status"] == "Succeeded", found
+    quiet_for(server, "helloworld", 2)
+
+    # The same digest pushed again (the tag re-put by skopeo): nothing runs.
+    base_server = login_server(server, BASE)
+    user, password = server.admin_credentials(BASE)
+    image = f"{base_server}/node:15-alpine"
+    subprocess.run(
+        ["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+         "--src-creds", f"{user}:{password}", "--dest-creds", f"{user}:{password}",
+         f"docker://{image}", f"docker://{image}"],
+        env={**engine_env(server.home)}, check=True, capture_output=True,
+    )  # fmt: skip
+    quiet_for(server, "helloworld", 2)
+
+    # Two pushes of different digests in a row: one run each, never a duplicate.
+    build_base(server, tmp_path / "base", "node", "15-alpine", "red")
+    settled(server, "helloworld", 3)
+    build_base(server, tmp_path / "base", "node", "15-alpine", "blue")
+    found = settled(server, "helloworld", 4)
+    assert [r["trigger"] for r in found].count("Image Update") == 3, found
+    quiet_for(server, "helloworld", 4)
+
+
+def test_an_import_over_a_tracked_tag_triggers_like_a_push(server: Airlock, tmp_path: Path) -> None:
+    build_base(server, tmp_path / "pub", "public/alpine", "3", "one")
+    base_server = login_server(server, BASE)
+    cli(server, "acr", "import", "-n", BASE, "--source", f"{base_server}/public/alpine:3",
+        "--image", "gated/alpine:3")  # fmt: skip
+    app_task(server, tmp_path / "app", "importuser", "gated/alpine:3", "importuser:v1")
+    run_manually(server, "importuser")
+    settled(server, "importuser", 1)
+    build_base(server, tmp_path / "pub", "public/alpine", "3", "two")
+    quiet_for(server, "importuser", 1, seconds=2)  # the public tag is not what it tracks
+    cli(server, "acr", "import", "-n", BASE, "--source", f"{base_server}/public/alpine:3",
+        "--image", "gated/alpine:3", "--force")  # fmt: skip
+    found = settled(server, "importuser", 2)
+    assert found[0]["trigger"] == "Image Update", found
+
+
+def test_a_chain_runs_on_its_own_and_a_failed_link_stops_it(
+    server: Airlock, tmp_path: Path
+) -> None:
+    """base -> middle (builds mid:latest on it, in BASE) -> leaf (builds on mid:latest)."""
+    build_base(server, tmp_path / "base", "chain/root", "1", "green")
+    app_task(server, tmp_path / "middle", "chainmiddle", "chain/root:1", "mid:latest",
+             registry=BASE)  # fmt: skip
+    app_task(server, tmp_path / "leaf", "chainleaf", "mid:latest", "leaf:{{.Run.ID}}")
+    run_manually(server, "chainmiddle", BASE)
+    settled(server, "chainmiddle", 1, BASE)
+    run_manually(server, "chainleaf")
+    settled(server, "chainleaf", 1)
+
+    build_base(server, tmp_path / "base", "chain/root", "1", "orange")
+    middle = settled(server, "chainmiddle", 2, BASE)
+    leaf = settled(server, "chainleaf", 2)
+    assert middle[0]["trigger"] == leaf[0]["trigger"] == "Image Update"
+    assert leaf[0]["status"] == "Succeeded", leaf
+
+    # The middle link fails (its Dockerfile now runs a failing command): nothing downstream.
+    (tmp_path / "middle" / "Dockerfile").write_text(
+        (tmp_path / "middle" / "Dockerfile").read_text() + 'RUN ["/bin/busybox", "false"]\n'
+    )
+    build_base(server, tmp_path / "base", "chain/root", "1", "red")
+    middle = settled(server, "chainmiddle", 3, BASE)
+    assert middle[0]["status"] == "Failed", middle
+    quiet_for(server, "chainleaf", 2)
+
+
+def test_a_cycle_between_two_tasks_is_stopped_with_a_message(
+    server: Airlock, tmp_path: Path
+) -> None:
+    """cyclea builds cyc/a on cyc/b; cycleb builds cyc/b on cyc/a."""
+    build_base(server, tmp_path / "seed", "cyc/b", "latest", "seed")
+    base = login_server(server, BASE)
+    app_task(server, tmp_path / "a", "cyclea", "cyc/b:latest", f"{base}/cyc/a:latest")
+    app_task(server, tmp_path / "b", "cycleb", "cyc/a:latest", f"{base}/cyc/b:latest")
+    run_manually(server, "cyclea")
+    settled(server, "cyclea", 1)
+    run_manually(server, "cycleb")
+    # cycleb's push starts cyclea, whose push starts cycleb once more; then the cycle is seen.
+    a_runs = settled(server, "cyclea", 2)
+    b_runs = settled(server, "cycleb", 2)
+    time.sleep(4)
+    assert len(runs(server, "cyclea")) == 2 and len(runs(server, "cycleb")) == 2
+    assert a_runs[0]["trigger"] == b_runs[0]["trigger"] == "Image Update"
+
+    def stopped() -> bool:
+        logs = server.cli("acr", "task", "logs", "-r", APP, "--run-id", b_runs[0]["runId"],
+                          check=False).stdout  # fmt: skip
+        return "Image Update trigger of task 'cyclea' stopped" in logs
+
+    wait_for(stopped, "the cycle message in the last run's log", timeout=10)
