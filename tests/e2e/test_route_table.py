@@ -19,7 +19,10 @@ endpoint without saying how it is protected cannot go unnoticed.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
+import json
 import re
 import tempfile
 import urllib.parse
@@ -130,9 +133,18 @@ class Context:
         query: dict[str, str] | None = None,
         body: object = None,
         token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         if query:
             path = f"{path}?{urllib.parse.urlencode(query)}"
+        if headers:  # a call signed by its headers (a webhook): the body bytes it signed
+            sent = {"Content-Type": "application/json", **headers}
+            if token:
+                sent["Authorization"] = f"Bearer {token}"
+            answer = httpx.request(
+                method, self.server.api_url + path, content=signed_body(body), headers=sent
+            )
+            return answer.status_code, answer.json() if answer.content else None
         return self.server.api(method, path, body, token=token)
 
     def owner(
@@ -301,6 +313,7 @@ class Call:
     role: str | None = None
     no_role: int | None = None
     check: Callable[[Context, Any, Principal], None] | None = None
+    headers: dict[str, str] | None = None  # sent with every call (a webhook's signature)
 
 
 Example = Callable[[Context], Call]
@@ -590,6 +603,35 @@ def _task_route(body: object = None) -> Example:
     return example
 
 
+def signed_body(body: object) -> bytes:
+    return json.dumps(body).encode()
+
+
+def _task_webhook(ctx: Context) -> Call:
+    registry = ctx.shared_registry
+    return Call(
+        f"/api/registries/{registry.name}/tasks/{_task_name(ctx)}/webhook",
+        scope=registry.scope,
+        check=lambda _, answer, __: _lists("secret")(_, answer, __),
+    )
+
+
+def _commit_webhook(ctx: Context) -> Call:
+    """A push signed GitHub's way with the task's secret (no session: the signature signs
+    it in). The task's context is not git: every call is answered 200, nothing queued."""
+    shown = ctx.owner("GET", f"/api/registries/{ctx.shared_registry.name}/tasks/"
+                      f"{_task_name(ctx)}/webhook")  # fmt: skip
+    body = {"ref": "refs/heads/main", "after": "a" * 40}
+    digest = hmac.new(str(shown["secret"]).encode(), signed_body(body), hashlib.sha256)
+    path = str(shown["url"]).split("://", 1)[1].split("/", 1)[1]
+    return Call(
+        "/" + path,
+        body=body,
+        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": f"sha256={digest.hexdigest()}"},
+        check=lambda _, answer, __: _lists("queued")(_, answer, __),
+    )
+
+
 QUICK_RUN = {"kind": "cmd", "cmd": TASK_CMD, "context": "/dev/null"}
 
 
@@ -802,6 +844,9 @@ EXAMPLES: dict[RouteKey, Example] = {
     ("DELETE", "/api/registries/{name}/tasks/{task}/identity"): _task_identity_route(True),
     # runs
     ("POST", "/api/registries/{name}/tasks/{task}/runs"): _run_task,
+    # commit webhooks
+    ("GET", "/api/registries/{name}/tasks/{task}/webhook"): _task_webhook,
+    ("POST", "/api/webhooks/tasks/{task_id}"): _commit_webhook,
     ("POST", "/api/registries/{name}/runs"): _quick_run,
     ("GET", "/api/registries/{name}/runs"): _list_runs,
     ("GET", "/api/registries/{name}/runs/{run}"): _run_route(),
@@ -878,7 +923,11 @@ EXAMPLES: dict[RouteKey, Example] = {
 # Who may call a route without a role is a decision, never a default: a route declared
 # PUBLIC, SIGNED_IN or filtered by mistake would pass the per-route test (which trusts the
 # rule), so these three sets pin them, and a new one must be added here on purpose.
-PUBLIC_ROUTES: set[RouteKey] = {("GET", "/api/health"), ("POST", "/api/login")}
+PUBLIC_ROUTES: set[RouteKey] = {
+    ("GET", "/api/health"),
+    ("POST", "/api/login"),
+    ("POST", "/api/webhooks/tasks/{task_id}"),  # signed by the task's webhook secret instead
+}
 ANY_SIGNED_IN_ROUTES: set[RouteKey] = {
     ("POST", "/api/logout"),
     ("GET", "/api/account"),
@@ -996,7 +1045,9 @@ def test_route(ctx: Context, route: RouteEntry) -> None:
     needs_role = rule.action is not None and not rule.public
 
     def send(token: str) -> tuple[int, Any]:
-        return ctx.call(route.method, call.path, call.query, call.body, token=token)
+        return ctx.call(
+            route.method, call.path, call.query, call.body, token=token, headers=call.headers
+        )
 
     # 1. No credentials.
     status, answer = send("")

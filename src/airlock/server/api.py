@@ -24,6 +24,7 @@ from airlock.server.routes import (
     task_credentials,
     tasks,
     vault,
+    webhooks,
     workers,
 )
 from airlock.server.services import Services
@@ -48,6 +49,7 @@ def build_api(services: Services, listeners: RegistryListeners) -> ApiGate:
         *runs.routes(services, gate),
         *workers.routes(services, gate),
         *task_credentials.routes(services, gate),
+        *webhooks.routes(services, gate),
     ]
     app = Starlette(
         routes=routes,

@@ -18,6 +18,7 @@ from airlock.server.listeners import HOST, RegistryListeners
 from airlock.server.owner import ensure_owner
 from airlock.server.services import Services
 from airlock.server.workers import pool_size, recover_stale_runs, start_pool
+from airlock.triggers.commit_poller import poll_commits, poll_interval
 from airlock.triggers.images import ImageTriggers, run_image_triggers
 from airlock.vault import masking
 
@@ -51,6 +52,7 @@ async def _serve(port: int, home: Path) -> int:
         max_body = api_max_body()
         apigate.parse_allowed_hosts(os.environ.get(apigate.ALLOWED_HOSTS_ENV, ""))
         workers = pool_size()
+        commit_poll_every = poll_interval()
     except ValueError as exc:
         log.error("%s", exc)
         return 2
@@ -83,11 +85,13 @@ async def _serve(port: int, home: Path) -> int:
         run_image_triggers(image_triggers_of(services), services.bus)
     )
     pool = start_pool(services, loop, workers)
+    commit_poller = asyncio.create_task(poll_commits(services, commit_poll_every))
     log.info("Airlock server listening on http://%s:%s (state in %s)", HOST, port, home)
     await stop.wait()
     log.info("shutting down: finishing requests in flight")
     purger.cancel()
     recovery.cancel()
+    commit_poller.cancel()
     image_triggers.cancel()
     # The pool's threads report through this loop: stopped from another thread.
     await asyncio.to_thread(pool.stop)
