@@ -747,6 +747,20 @@ def _task_identity_route(assigned: bool, body: object = None) -> Example:
     return example
 
 
+TIMER_SCHEDULE = "0 6 * * 1-5"
+
+
+def _timer_route(suffix: str = "", body: object = None, add: bool = True) -> Example:
+    def example(ctx: Context) -> Call:
+        registry = ctx.shared_registry
+        base = f"/api/registries/{registry.name}/tasks/{_task_name(ctx)}/timers"
+        if add:
+            ctx.owner("POST", base, {"name": "t1", "schedule": TIMER_SCHEDULE})
+        return Call(base + suffix, scope=registry.scope, body=body)
+
+    return example
+
+
 def _login_token(ctx: Context) -> Call:
     registry = ctx.shared_registry
     return Call(
@@ -842,6 +856,15 @@ EXAMPLES: dict[RouteKey, Example] = {
     ("POST", "/api/registries/{name}/tasks/{task}/identity"): _task_identity_route(False, {}),
     ("GET", "/api/registries/{name}/tasks/{task}/identity"): _task_identity_route(True),
     ("DELETE", "/api/registries/{name}/tasks/{task}/identity"): _task_identity_route(True),
+    # task timers
+    ("GET", "/api/registries/{name}/tasks/{task}/timers"): _timer_route(),
+    ("POST", "/api/registries/{name}/tasks/{task}/timers"): _timer_route(
+        body={"name": "t1", "schedule": TIMER_SCHEDULE}, add=False
+    ),
+    ("PATCH", "/api/registries/{name}/tasks/{task}/timers/{timer}"): _timer_route(
+        "/t1", {"enabled": False}
+    ),
+    ("DELETE", "/api/registries/{name}/tasks/{task}/timers/{timer}"): _timer_route("/t1"),
     # runs
     ("POST", "/api/registries/{name}/tasks/{task}/runs"): _run_task,
     # commit webhooks

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path, PurePath
 from typing import Any
 
-from airlock.cli import runs, task_credential, task_hook
+from airlock.cli import runs, task_credential, task_hook, task_timer
 from airlock.cli.api import segment
 from airlock.cli.errors import CLIError
 from airlock.cli.options import (
@@ -47,6 +47,7 @@ def register(subparsers: Subparsers) -> None:
     _add_run_commands(subparsers)
     task_credential.register(subparsers)
     task_hook.register(subparsers)
+    task_timer.register(subparsers)
     _add_validate(subparsers)
 
 

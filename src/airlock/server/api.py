@@ -22,6 +22,7 @@ from airlock.server.routes import (
     repositories,
     runs,
     task_credentials,
+    task_timers,
     tasks,
     vault,
     webhooks,
@@ -49,6 +50,7 @@ def build_api(services: Services, listeners: RegistryListeners) -> ApiGate:
         *runs.routes(services, gate),
         *workers.routes(services, gate),
         *task_credentials.routes(services, gate),
+        *task_timers.routes(services, gate),
         *webhooks.routes(services, gate),
     ]
     app = Starlette(

@@ -20,6 +20,7 @@ from airlock.server.services import Services
 from airlock.server.workers import pool_size, recover_stale_runs, start_pool
 from airlock.triggers.commit_poller import poll_commits, poll_interval
 from airlock.triggers.images import ImageTriggers, run_image_triggers
+from airlock.triggers.timer_service import run_timers
 from airlock.vault import masking
 
 log = logging.getLogger("airlock.server")
@@ -81,6 +82,7 @@ async def _serve(port: int, home: Path) -> int:
         loop.add_signal_handler(sig, stop.set)
     purger = asyncio.create_task(_purge_stale_uploads(services))
     recovery = asyncio.create_task(recover_stale_runs(services))
+    timers = asyncio.create_task(run_timers(services))
     image_triggers = asyncio.create_task(
         run_image_triggers(image_triggers_of(services), services.bus)
     )
@@ -91,6 +93,7 @@ async def _serve(port: int, home: Path) -> int:
     log.info("shutting down: finishing requests in flight")
     purger.cancel()
     recovery.cancel()
+    timers.cancel()
     commit_poller.cancel()
     image_triggers.cancel()
     # The pool's threads report through this loop: stopped from another thread.

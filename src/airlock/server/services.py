@@ -29,6 +29,7 @@ from airlock.runs.tasks import TaskStore
 from airlock.storage import FilesystemDriver
 from airlock.triggers.firings import FiringStore
 from airlock.triggers.settings import TriggerSettingsStore
+from airlock.triggers.timers import TimerStore
 from airlock.vault import KeyVault
 
 
@@ -53,6 +54,7 @@ class Services:
     trigger_settings: TriggerSettingsStore
     firings: FiringStore
     base_images: BaseImageStore
+    timers: TimerStore
 
     @classmethod
     def open(cls, home: Path, storage_root: Path | None = None) -> Services:
@@ -116,6 +118,7 @@ class Services:
             trigger_settings=TriggerSettingsStore(engine, master_key),
             firings=FiringStore(engine),
             base_images=base_images,
+            timers=TimerStore(engine),
         )
 
     def close(self) -> None:
