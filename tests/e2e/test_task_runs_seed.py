@@ -125,12 +125,6 @@ def test_base_image_update_tutorial_up_to_the_trigger(server: Airlock, sample: P
     assert f"Hello from Node.js {NODE_VERSION}" in ran.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: RunService.claim does not catch auth.issuer.AuthenticationError, raised by "
-    "_identity_login when the task identity has no role on the credential's registry; the run "
-    "stays claimed without a heartbeat, is queued again every 40 s and never ends",
-)
 def test_without_acrpull_on_the_base_registry_the_run_fails(server: Airlock, sample: Path) -> None:
     create_app_task(server, "baseexample3", sample)
     add_identity_credential(server, "baseexample3")

@@ -67,8 +67,14 @@ def test_a_worker_that_lost_its_run_cannot_append(engine: Engine, registry: int)
     assert not logs.append(run, "w2", [(AT, "not mine")])
     assert logs.append(run, "w1", [(AT, "mine")])
     runs.cancel(registry, runs.by_id(run).run_id)  # the run keeps worker = w1, but ended
-    assert not logs.append(run, "w1", [(AT, "after the cancel")])
-    assert [line.text for line in logs.read(run)] == ["mine"]
+    assert logs.append(run, "w1", [(AT, "how it stopped")])  # its worker still says how
+    assert not logs.append(run, "w2", [(AT, "not mine either")])
+    runs.queue(registry, "steps: []")
+    lost = runs.claim("w3")
+    assert lost is not None
+    runs.fail_stale(-60, "lost")  # a worker thought lost writes no more
+    assert not logs.append(lost.id, "w3", [(AT, "after being failed")])
+    assert [line.text for line in logs.read(run)] == ["mine", "how it stopped"]
 
 
 def test_the_server_writes_to_any_run_that_exists(engine: Engine, registry: int) -> None:

@@ -212,8 +212,16 @@ def test_a_worker_that_lost_its_run_cannot_record_steps(
     assert not store.record_step(run.id, "w2", StepRecord("build", RUNNING))
     assert store.record_step(run.id, "w1", StepRecord("build", RUNNING))
     store.cancel(registries[0], run.run_id)
-    assert not store.record_step(run.id, "w1", StepRecord("build", SUCCEEDED, exit_code=0))
-    assert [(s.step_id, s.status) for s in store.steps(run.id)] == [("build", RUNNING)]
+    # A cancelled run's worker still reports how its steps ended; nobody else does.
+    assert store.record_step(run.id, "w1", StepRecord("build", CANCELED))
+    assert not store.record_step(run.id, "w2", StepRecord("build", SUCCEEDED, exit_code=0))
+    assert [(s.step_id, s.status) for s in store.steps(run.id)] == [("build", CANCELED)]
+    # A run failed because its worker was thought lost is no longer that worker's.
+    store.queue(registries[0], "z")
+    lost = store.claim("w3")
+    assert lost is not None
+    store.fail_stale(-60, "lost")
+    assert not store.record_step(lost.id, "w3", StepRecord("build", RUNNING))
     queued = store.queue(registries[0], "y")  # not claimed: nobody holds it
     assert not store.record_step(queued.id, "w1", StepRecord("build", RUNNING))
     assert store.steps(queued.id) == []

@@ -118,7 +118,12 @@ def test_reports_name_the_run_and_the_worker() -> None:
     step = server.sent[1][1]
     assert step["worker"] == "w-0" and step["step_id"] == "acb_step_0"
     assert step["images"] == [["r:1", "sha256:ab"]]
-    assert server.sent[2][1] == {"worker": "w-0", "status": "Failed", "error": "no"}
+    assert server.sent[2][1] == {
+        "worker": "w-0",
+        "status": "Failed",
+        "error": "no",
+        "dependencies": [],
+    }
 
 
 def test_log_lines_go_in_calls_of_at_most_1000() -> None:

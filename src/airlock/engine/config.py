@@ -8,6 +8,7 @@ they can be unit-tested; ``engine_env`` does the I/O.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ DESIGNED_ULIMITS: dict[str, tuple[int, int]] = {
 
 _RLIMITS = {"nofile": resource.RLIMIT_NOFILE, "nproc": resource.RLIMIT_NPROC}
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+SHARED_MEMORY = Path("/dev/shm")
 
 
 def short_run_dir(root: Path, *, uid: int, xdg_runtime_dir: str | None) -> Path:
@@ -99,6 +101,18 @@ class EnginePaths:
     @property
     def libpod_tmp(self) -> Path:
         return self.run_dir / "libpod"
+
+    @property
+    def libpod_state(self) -> Path:
+        """Where podman keeps its container database (``<graphroot>/libpod``): a link to a
+        folder in memory (see ``keep_container_state_in_memory``)."""
+        return self.graphroot / "libpod"
+
+    @property
+    def memory_state(self) -> Path:
+        key = self.run_dir.name
+        owner = "airlock" if os.geteuid() == 0 else f"airlock-{os.geteuid()}"
+        return SHARED_MEMORY / owner / key / "libpod"
 
     @property
     def copy_tmp(self) -> Path:
@@ -247,6 +261,34 @@ def prepare_run_dir(paths: EnginePaths) -> None:
         write_if_changed(marker, boot_id + "\n")
 
 
+def keep_container_state_in_memory(paths: EnginePaths) -> None:
+    """Podman's container database (``bolt_state.db``) keeps every container's command line
+    and environment, and a step's may hold a secret; a removed container's pages stay in the
+    file. So the database lives in shared memory (``/dev/shm``, a tmpfs), reached by a link
+    from where podman looks for it: it is never written to disk, and a reboot, which ends
+    every container anyway, empties it. Images and their layers stay in the store on disk.
+    Without a usable ``/dev/shm`` podman keeps its database where it always does."""
+    if not SHARED_MEMORY.is_dir() or not os.access(SHARED_MEMORY, os.W_OK | os.X_OK):
+        return
+    target = paths.memory_state
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in (target.parent.parent, target.parent):
+        os.chmod(folder, 0o700)
+    link = paths.libpod_state
+    if link.is_symlink():
+        if Path(os.readlink(link)) == target:
+            return
+        link.unlink()
+    elif link.is_dir():
+        # A database from before: its live state moves; the file that held it goes.
+        for entry in link.iterdir():
+            if not (target / entry.name).exists():
+                shutil.move(str(entry), target / entry.name)
+        shutil.rmtree(link, ignore_errors=True)
+    with contextlib.suppress(FileExistsError):  # another process linked it first
+        link.symlink_to(target, target_is_directory=True)
+
+
 def _ensure_auth_file(path: Path) -> None:
     if path.exists():
         return
@@ -280,6 +322,7 @@ def engine_env(
         folder.mkdir(parents=True, exist_ok=True)
     prepare_run_dir(paths)
     paths.libpod_tmp.mkdir(parents=True, exist_ok=True)
+    keep_container_state_in_memory(paths)
     write_if_changed(
         paths.containers_conf,
         render_containers_conf(runc=found.runc, ulimits=found.ulimits, paths=paths),

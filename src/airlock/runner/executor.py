@@ -534,6 +534,8 @@ class Scheduler:
             state.images = images
             state.error = error
             state.status = SUCCEEDED if error is None else FAILED
+            if error is not None and self.ending is not None:
+                state.status = self.ending  # stopped by the run's cancel or timeout
             if error is not None:
                 if step.ignore_errors:
                     self.ctx.log.info(

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from airlock.auth.issuer import REFRESH_USERNAME
+from airlock.auth.issuer import REFRESH_USERNAME, AuthenticationError
 from airlock.auth.service import AuthService
 from airlock.crypto import MasterKey
 from airlock.errors import AirlockError, InvalidArgumentError
@@ -198,10 +198,13 @@ class RunService:
                 return None
             try:
                 return self.prepare(run)
-            except (AirlockError, TaskFileError, ValueError, KeyError) as exc:
-                message = str(exc) if not isinstance(exc, KeyError) else f"missing {exc}"
-                self.server_log(run.id, [message, f"Run ID: {run.run_id} failed. Error: {message}"])
-                self.runs.finish(run.id, worker, FAILED, message)
+            except (AirlockError, AuthenticationError, TaskFileError, ValueError) as exc:
+                message = str(exc)
+            except Exception as exc:  # a fault of Airlock's: the run ends, never loops
+                log.exception("run %s could not be prepared", run.run_id)
+                message = f"internal error while preparing the run: {type(exc).__name__}"
+            self.server_log(run.id, [message, f"Run ID: {run.run_id} failed. Error: {message}"])
+            self.runs.finish(run.id, worker, FAILED, message)
 
     def heartbeat(self, run: str, worker: str) -> bool:
         return self.runs.heartbeat(run, worker)

@@ -31,7 +31,7 @@ from airlock.runner.commands import (
     run_command,
     split_words,
 )
-from airlock.runner.dockerfile import base_images, normalised
+from airlock.runner.dockerfile import BaseImages, base_images, normalised
 from airlock.runner.errors import StepError
 from airlock.runner.images import alias_image
 from airlock.runner.runlog import RunLog
@@ -81,6 +81,7 @@ class StepContext:
     az_env: dict[str, str] | None = None  # the `az` alias's environment (task identity)
     pushed: list[tuple[str, str]] = field(default_factory=list)
     dependencies: list[BaseImage] = field(default_factory=list)
+    made: set[str] = field(default_factory=set)  # images this run built, pulled or tagged
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record_push(self, image: str, digest: str) -> None:
@@ -90,6 +91,14 @@ class StepContext:
     def record_dependencies(self, found: list[BaseImage]) -> None:
         with self._lock:
             self.dependencies.extend(found)
+
+    def record_made(self, *images: str) -> None:
+        with self._lock:
+            self.made.update(images)
+
+    def has_made(self, image: str) -> bool:
+        with self._lock:
+            return image in self.made
 
 
 @dataclass
@@ -231,24 +240,53 @@ def _build(ctx: StepContext, attempt: Attempt, text: str) -> Outcome:
     layers = "--layers" if (step.cache or "").lower() == "enabled" else "--layers=false"
     # Every path in the arguments is absolute (checked inside the context), so the build
     # does not depend on the worker's own working directory.
+    for base in _bases(command).all():
+        _ensure_pulled(ctx, attempt, base)
     outcome = _stream(ctx, attempt, ["build", layers, *command.args])
     if outcome.ok:
+        ctx.record_made(*command.tags)
         _record_dependencies(ctx, command)
     return outcome
 
 
-def _record_dependencies(ctx: StepContext, command: BuildCommand) -> None:
-    """The base of every stage of what was built, with the digest the build used, for each
-    image it tagged (what base-image triggers watch)."""
+def _bases(command: BuildCommand) -> BaseImages:
     args = dict(
         command.args[i + 1].split("=", 1)
         for i, word in enumerate(command.args[:-1])
         if word == "--build-arg" and "=" in command.args[i + 1]
     )
     try:
-        bases = base_images(command.dockerfile.read_text(encoding="utf-8"), args)
+        return base_images(command.dockerfile.read_text(encoding="utf-8"), args)
     except (OSError, UnicodeDecodeError):
+        return BaseImages(None, ())
+
+
+def names_a_registry(image: str) -> bool:
+    """``host[:port]/repository...``: an image of a registry, not a local or short name."""
+    first, sep, _ = image.partition("/")
+    return bool(sep) and ("." in first or ":" in first) and first != "localhost"
+
+
+def _ensure_pulled(ctx: StepContext, attempt: Attempt, image: str) -> None:
+    """Runs share one image store, but not their rights: an image of a registry that this run
+    did not build, pull or tag is pulled with the run's own credentials before it is used (as
+    on ACR, where every run starts on a fresh machine), so a task cannot use what another
+    task's identity pulled. Layers already in the store are not downloaded again."""
+    if not names_a_registry(image) or ctx.has_made(image):
         return
+    pulled = _stream(ctx, attempt, ["pull", "--quiet", image])
+    if not pulled.ok:
+        if pulled.exit_code is None:
+            raise _failure(pulled)
+        reason = next((line for line in reversed(attempt.output) if line.strip()), "")
+        raise StepFailedError(f"could not pull {image}: {reason or _failure(pulled)}")
+    ctx.record_made(image)
+
+
+def _record_dependencies(ctx: StepContext, command: BuildCommand) -> None:
+    """The base of every stage of what was built, with the digest the build used, for each
+    image it tagged (what base-image triggers watch)."""
+    bases = _bases(command)
     found: list[BaseImage] = []
     written_bases = [(RUNTIME, bases.runtime), *((BUILDTIME, b) for b in bases.buildtime)]
     for kind, written in written_bases:
@@ -293,6 +331,7 @@ def _az(ctx: StepContext, attempt: Attempt, args: list[str], keep_output: bool) 
 
 def _run(ctx: StepContext, attempt: Attempt, words: Sequence[str]) -> Outcome:
     command = run_command(attempt.step, words, ctx.layout)
+    _ensure_pulled(ctx, attempt, command.image)
     return _stream(ctx, attempt, command.args, stop_container=command.name)
 
 
@@ -304,6 +343,11 @@ def _push_all(ctx: StepContext, attempt: Attempt, images: Sequence[str]) -> None
 
 
 def _push(ctx: StepContext, attempt: Attempt, image: str) -> str:
+    if not ctx.has_made(image):
+        raise StepFailedError(
+            f"{image} was not built, pulled or tagged by this run; a run pushes only images it "
+            "made (build it, or 'docker pull' and 'docker tag' it, in an earlier step)"
+        )
     digest_file = ctx.layout.home.parent / f"digest-{time.monotonic_ns()}"
     try:
         for number in range(PUSH_ATTEMPTS):
@@ -352,6 +396,18 @@ def _docker(ctx: StepContext, attempt: Attempt, words: list[str]) -> Outcome:
             attempt.images.append((image, digest))
             ctx.record_push(image, digest)
         return Outcome(0)
+    images = [w for w in rest if not w.startswith("-")]
+    if verb == "tag" and len(images) == 2:
+        _ensure_pulled(ctx, attempt, images[0])
+        outcome = _stream(ctx, attempt, [verb, *rest])
+        if outcome.ok:
+            ctx.record_made(images[1])
+        return outcome
+    if verb == "pull":
+        outcome = _stream(ctx, attempt, [verb, *rest])
+        if outcome.ok:
+            ctx.record_made(*images)
+        return outcome
     if verb == "ps":
         return _stream(ctx, attempt, ["ps", "--all", "--filter", f"name=acb-{layout.run_key}-"])
     if verb in ("stop", "rm", "kill", "logs", "inspect"):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, insert, select, text
 
 from airlock.db.schema import run_logs
-from airlock.runs.store import RUNNING
+from airlock.runs.store import CANCELED, RUNNING
 
 MAX_LINE_BYTES = 16384
 MAX_LINES = 20_000
@@ -65,8 +65,9 @@ class LogStore:
             guard = "UPDATE runs SET worker = worker WHERE id = :run"
             params: dict[str, str] = {"run": run}
             if worker is not None:
-                guard += " AND worker = :worker AND status = :running"
-                params.update(worker=worker, running=RUNNING)
+                # A cancelled run's worker still writes how it stopped.
+                guard += " AND worker = :worker AND status IN (:running, :canceled)"
+                params.update(worker=worker, running=RUNNING, canceled=CANCELED)
             if not conn.execute(text(guard), params).rowcount:
                 return False
             if not lines:

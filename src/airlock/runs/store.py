@@ -277,7 +277,8 @@ class RunStore:
             "INSERT INTO run_steps (run, step_id, status, exit_code, started_at, finished_at,"
             " digests, error) SELECT id, :step_id, :status, :exit_code, :started_at,"
             " :finished_at, :digests, :error FROM runs WHERE id = :run AND worker = :worker"
-            " AND status = :running ON CONFLICT (run, step_id) DO UPDATE SET"
+            # A cancelled run's worker still reports how its steps ended.
+            " AND status IN (:running, :canceled) ON CONFLICT (run, step_id) DO UPDATE SET"
             " status = excluded.status, exit_code = excluded.exit_code,"
             " started_at = COALESCE(excluded.started_at, run_steps.started_at),"
             " finished_at = excluded.finished_at, digests = excluded.digests,"
@@ -285,6 +286,7 @@ class RunStore:
             {
                 "run": run,
                 "worker": worker,
+                "canceled": CANCELED,
                 "running": RUNNING,
                 "step_id": record.step_id,
                 "status": record.status,
