@@ -142,11 +142,16 @@ def test_a_base_push_runs_its_dependents_once_per_new_digest(
     )
     assert dependency["digest"].startswith("sha256:")
 
-    # A new base image: one Image Update run.
+    # A new base image: one Image Update run, which says what moved.
     build_base(server, tmp_path / "base", "node", "15-alpine", "orange")
     found = settled(server, "helloworld", 2)
     assert found[0]["trigger"] == "Image Update" and found[0]["status"] == "Succeeded", found
+    cause = found[0]["imageUpdateTrigger"]
+    assert cause["image"] == f"{login_server(server, BASE)}/node:15-alpine", cause
+    assert cause["oldDigest"] == dependency["digest"] != cause["newDigest"], cause
     quiet_for(server, "helloworld", 2)
+    only_updates = cli(server, "acr", "task", "list-runs", "-r", APP, "--trigger", "Image Update")
+    assert [r["runId"] for r in only_updates] == [found[0]["runId"]]
 
     # The same digest pushed again (the tag re-put by skopeo): nothing runs.
     base_server = login_server(server, BASE)
@@ -238,3 +243,30 @@ def test_a_cycle_between_two_tasks_is_stopped_with_a_message(
         return "Image Update trigger of task 'cyclea' stopped" in logs
 
     wait_for(stopped, "the cycle message in the last run's log", timeout=10)
+
+
+def test_schedule_on_create_and_trigger_settings_show_and_bad_input_stores_nothing(
+    server: Airlock, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ctx"
+    folder.mkdir()
+    cli(server, "acr", "task", "create", "-r", APP, "-n", "nightlyjob", "--cmd", "bash echo hi",
+        "-c", "/dev/null", "--schedule", "0 3 * * *", "--base-image-trigger-type", "all",
+        "--base-image-trigger-enabled", "false")  # fmt: skip
+    shown = cli(server, "acr", "task", "show", "-r", APP, "-n", "nightlyjob")["trigger"]
+    assert shown["baseImageTrigger"]["baseImageTriggerType"] == "All"
+    assert shown["baseImageTrigger"]["status"] == "Disabled"
+    [timer] = shown["timerTriggers"]
+    assert (timer["name"], timer["schedule"], timer["status"]) == ("t1", "0 3 * * *", "Enabled")
+    cli(server, "acr", "task", "update", "-r", APP, "-n", "nightlyjob", "--schedule", "0 4 * * *")
+    [timer] = cli(server, "acr", "task", "show", "-r", APP, "-n", "nightlyjob")["trigger"][
+        "timerTriggers"
+    ]
+    assert timer["schedule"] == "0 4 * * *"
+    for bad in (("--schedule", "61 * * * *"), ("--base-image-trigger-name", "bad name!")):
+        done = server.cli("acr", "task", "create", "-r", APP, "-n", "refusedjob", "--cmd",
+                          "bash echo hi", "-c", "/dev/null", *bad, check=False)  # fmt: skip
+        assert done.returncode != 0, done.stdout
+        assert "ERROR" in done.stderr, done.stderr
+        missing = server.cli("acr", "task", "show", "-r", APP, "-n", "refusedjob", check=False)
+        assert missing.returncode != 0, "a refused create stored the task"

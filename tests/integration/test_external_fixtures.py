@@ -123,6 +123,10 @@ def test_proxy_serves_429_then_proxies(plain: Distribution) -> None:
         assert missing.status_code == 404
         assert missing.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
         assert proxy.throttled == 2
+        # The proxy records a relayed request after the client has its answer: wait for it.
+        deadline = time.monotonic() + 5
+        while len(proxy.requests) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert proxy.proxied == 2
         assert [status for _, _, status in proxy.requests] == [429, 429, 200, 404]
 

@@ -168,6 +168,11 @@ def _add_run_commands(subparsers: Subparsers) -> None:
     parser.add_argument(
         "--top", type=positive_int, help="How many runs to list (the server's default: 15)."
     )
+    parser.add_argument(
+        "--trigger",
+        choices=("Manual", "Commit", "Image Update", "Timer"),
+        help="Only the runs started this way (an Airlock addition to az's options).",
+    )
     add_global_arguments(parser)
     parser.set_defaults(handler=list_runs, table=runs.run_table)
 
@@ -288,6 +293,7 @@ def _body(args: argparse.Namespace, create: bool) -> dict[str, Any]:
         ("base_image_trigger_type", "baseImageTriggerType"),
         ("base_image_trigger_name", "baseImageTriggerName"),
         ("commit_trigger_enabled", "commitTriggerEnabled"),
+        ("schedule", "schedule"),
     ):
         if getattr(args, option) is not None:
             body[field] = getattr(args, option)
@@ -347,6 +353,11 @@ def _add_trigger_options(parser: argparse.ArgumentParser) -> None:
         help="Watch the final stage's base only (Runtime, default) or every stage's (All).",
     )
     parser.add_argument("--base-image-trigger-name", help="The base-image trigger's name.")
+    parser.add_argument(
+        "--schedule",
+        metavar="CRON",
+        help="A timer (five-field cron, UTC) named t1, as az does; more with 'acr task timer'.",
+    )
     parser.add_argument(
         "--commit-trigger-enabled",
         type=_true_or_false,
@@ -424,6 +435,8 @@ def run_task(args: argparse.Namespace, ctx: Context) -> Any:
 
 def list_runs(args: argparse.Namespace, ctx: Context) -> Any:
     query = {"task": args.name, "status": args.run_status, "top": args.top}
+    if args.trigger is not None:
+        query["trigger"] = args.trigger
     return ctx.client.get(runs.runs_path(args.registry), query)
 
 

@@ -341,7 +341,12 @@ def fire(
         return Outcome(None, f"commit {commit[:12]} already fired the task")
     try:
         run = services.runner.queue_task(
-            registry, task, trigger=COMMIT_TRIGGER, commit=commit, branch=branch
+            registry,
+            task,
+            trigger=COMMIT_TRIGGER,
+            commit=commit,
+            branch=branch,
+            cause={"kind": "commit", "source": source},
         )
     except BaseException:
         services.firings.release(task.id, COMMIT, commit)

@@ -82,7 +82,8 @@ def _fire(services: TimerServices, firings: FiringStore, timer: Timer) -> str | 
     if not firings.claim(task.id, TIMER, key):
         return None
     try:
-        run = services.runner.queue_task(record, task, trigger=TRIGGER)
+        cause = {"kind": "timer", "timer": timer.name, "tick": timer.next_at}
+        run = services.runner.queue_task(record, task, trigger=TRIGGER, cause=cause)
     except Exception:
         firings.release(task.id, TIMER, key)
         raise

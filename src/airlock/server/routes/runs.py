@@ -139,6 +139,7 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
             task=query.get("task") or None,
             status=query.get("status") or None,
             top=min(integer(query.get("top"), "top", 15), MAX_LIST),
+            trigger=query.get("trigger") or None,
         )
         return JSONResponse([_json(services, record, run) for run in found])
 
@@ -206,6 +207,7 @@ def _json(services: Services, record: RegistryRecord, run: Run) -> dict[str, Any
         "task": run.task,
         "runType": snapshot.get("runType"),
         "trigger": run.trigger,
+        **_cause_json(run, snapshot),
         "platform": {"os": run.platform, "architecture": "amd64"},
         "createTime": run.created_at,
         "startTime": run.started_at,
@@ -217,6 +219,34 @@ def _json(services: Services, record: RegistryRecord, run: Run) -> dict[str, Any
         "provisioningState": "Succeeded",
         "worker": run.worker,
     }
+
+
+def _cause_json(run: Run, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What started the run, in az's fields: the base image with its old and new digest, the
+    commit, the timer; a manual run names none."""
+    cause = snapshot.get("cause") or {}
+    if cause.get("kind") == "image":
+        return {
+            "imageUpdateTrigger": {
+                "image": cause.get("reference"),
+                "oldDigest": cause.get("oldDigest"),
+                "newDigest": cause.get("newDigest"),
+                "chain": len(cause.get("chain") or []),
+            }
+        }
+    if run.trigger == "Commit":
+        return {
+            "sourceTrigger": {
+                "eventType": "commit",
+                "commitId": snapshot.get("commit"),
+                "branchName": snapshot.get("branch"),
+                "author": cause.get("author"),
+                "message": cause.get("message"),
+            }
+        }
+    if run.trigger == "Timer":
+        return {"timerTrigger": {"timerTriggerName": cause.get("timer")}}
+    return {}
 
 
 def _step_json(step: StepRecord) -> dict[str, Any]:

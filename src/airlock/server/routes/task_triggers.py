@@ -9,12 +9,20 @@ from airlock.runner import ContextKind, parse_context
 from airlock.runs.tasks import Task
 from airlock.server.routes.common import boolean, text
 from airlock.triggers.settings import TriggerSettings, check_settings
+from airlock.triggers.timers import (
+    DEFAULT_NAME,
+    MAX_SCHEDULE,
+    Timer,
+    TimerStore,
+    check_schedule,
+)
 
 TRIGGER_FIELDS = (
     "baseImageTriggerEnabled",
     "baseImageTriggerType",
     "baseImageTriggerName",
     "commitTriggerEnabled",
+    "schedule",
 )
 
 
@@ -37,7 +45,25 @@ def read_triggers(body: dict[str, Any], current: TriggerSettings) -> TriggerSett
     return check_settings(replace(current, **changes))
 
 
-def triggers_json(task: Task, settings: TriggerSettings) -> dict[str, Any]:
+def read_schedule(body: dict[str, Any]) -> str | None:
+    """``--schedule``, checked (a 400 with the reason) before anything is stored."""
+    schedule = text(body, "schedule", limit=MAX_SCHEDULE)
+    return None if schedule is None else check_schedule(schedule)
+
+
+def set_schedule(timers: TimerStore, task_id: str, schedule: str | None) -> None:
+    """``--schedule`` sets the timer az names ``t1``: added, or its schedule changed."""
+    if schedule is None:
+        return
+    if any(timer.name == DEFAULT_NAME for timer in timers.list(task_id)):
+        timers.update(task_id, DEFAULT_NAME, schedule=schedule)
+    else:
+        timers.add(task_id, DEFAULT_NAME, schedule)
+
+
+def triggers_json(
+    task: Task, settings: TriggerSettings, timers: list[Timer], webhook: str | None
+) -> dict[str, Any]:
     """The ``trigger`` object of ``az acr task show``."""
     shown: dict[str, Any] = {
         "baseImageTrigger": {
@@ -47,7 +73,7 @@ def triggers_json(task: Task, settings: TriggerSettings) -> dict[str, Any]:
             "updateTriggerPayloadType": "Default",
         },
         "sourceTriggers": None,
-        "timerTriggers": None,
+        "timerTriggers": [timer.to_json() for timer in timers] or None,
     }
     context = parse_context(task.context)
     if context.kind is ContextKind.GIT:
@@ -62,6 +88,8 @@ def triggers_json(task: Task, settings: TriggerSettings) -> dict[str, Any]:
                 "sourceTriggerEvents": ["commit"],
                 "status": "Enabled" if settings.commit_enabled else "Disabled",
                 "lastCommit": settings.last_commit,
+                # Its secret: 'airlock acr task hook install', or GET .../webhook.
+                "webhookUrl": webhook,
             }
         ]
     return shown

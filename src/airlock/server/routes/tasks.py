@@ -37,7 +37,14 @@ from airlock.server.routes.definitions import (
     read_dockerfile,
     stored_dockerfile,
 )
-from airlock.server.routes.task_triggers import TRIGGER_FIELDS, read_triggers, triggers_json
+from airlock.server.routes.task_triggers import (
+    TRIGGER_FIELDS,
+    read_schedule,
+    read_triggers,
+    set_schedule,
+    triggers_json,
+)
+from airlock.server.routes.webhooks import webhook_path
 from airlock.server.services import Services
 from airlock.triggers.settings import TriggerSettings
 from airlock.vault.masking import MASKER
@@ -77,8 +84,10 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         spec = await _spec(body, request.state.caller, gate, None)
         git = parse_context(spec.context).kind is ContextKind.GIT
         triggers = read_triggers(body, TriggerSettings(commit_enabled=git))
+        schedule = read_schedule(body)
         task = store.create(record.id, name, spec)
         services.trigger_settings.put(task.id, triggers)
+        set_schedule(services.timers, task.id, schedule)
         if body.get("assignIdentity") is True:
             principal = services.identities.principals.ensure_system_identity(
                 "task", owner_name(record, task.name)
@@ -103,11 +112,13 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         current = store.get(record.id, request.path_params["task"])
         spec = await _spec(body, request.state.caller, gate, current)
         triggers = read_triggers(body, services.trigger_settings.get(current.id))
+        schedule = read_schedule(body)
         changes = {f.name: getattr(spec, f.name) for f in fields(TaskSpec)}
         if not spec.git_token:
             del changes["git_token"]  # none given: the stored one stays
         task = store.update(record.id, current.name, **changes)
         services.trigger_settings.put(task.id, triggers)
+        set_schedule(services.timers, task.id, schedule)
         if body.get("assignIdentity") is True and task.identity is None:
             principal = services.identities.principals.ensure_system_identity(
                 "task", owner_name(record, task.name)
@@ -239,6 +250,13 @@ def _json(services: Services, record: RegistryRecord, task: Task) -> dict[str, A
         "resourceGroup": record.resource_group,
         "type": "Airlock/registries/tasks",
         "gitAccessToken": task.has_git_token,
-        "trigger": triggers_json(task, services.trigger_settings.get(task.id)),
+        "trigger": triggers_json(
+            task,
+            services.trigger_settings.get(task.id),
+            services.timers.list(task.id),
+            f"{services.runner.server_url}{webhook_path(task.id)}"
+            if services.runner.server_url
+            else None,
+        ),
         "baseImageDependencies": [b.to_json() for b in services.base_images.for_task(task.id)],
     }
