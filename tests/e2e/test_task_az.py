@@ -1,0 +1,95 @@
+"""``cmd: az ...`` in a task: Airlock's CLI signed in as the task's identity, within what its
+role assignments allow (a real server, the CLI as a subprocess; no container is started)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.servers import Airlock, free_port, running_airlock
+
+pytestmark = pytest.mark.podman
+
+HOME_REGISTRY = "azhome"
+OTHER_REGISTRY = "azother"
+TASK_FILE = """\
+version: v1.1.0
+steps:
+  - cmd: az login --identity > /dev/null
+  - cmd: >-
+      az acr token create --name {token} --registry {{{{.Values.target}}}}
+      --scope-map _repositories_pull -o none
+  - cmd: az acr token list --registry {{{{.Values.target}}}} --query "[].name" -o tsv
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
+    with running_airlock(tmp_path_factory.mktemp("az-home")) as running:
+        running.create_registry(HOME_REGISTRY, port=free_port())
+        running.create_registry(OTHER_REGISTRY, port=free_port())
+        yield running
+
+
+def cli(server: Airlock, *args: str) -> Any:
+    done = server.cli(*args, "-o", "json", check=False)
+    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def run(server: Airlock, target: str) -> tuple[int, str, dict[str, Any]]:
+    done = server.cli("acr", "task", "run", "-r", HOME_REGISTRY, "-n", "aztokens",
+                      "--set", f"target={target}", "-o", "json", check=False)  # fmt: skip
+    log, _, rest = done.stdout.rpartition("\n{")
+    return done.returncode, log, json.loads("{" + rest)
+
+
+def test_az_steps_act_as_the_task_identity_within_its_roles(
+    server: Airlock, tmp_path: Path
+) -> None:
+    path = tmp_path / "az.yaml"
+    path.write_text(TASK_FILE.format(token="made-by-task"))
+    cli(server, "acr", "task", "create", "-r", HOME_REGISTRY, "-n", "aztokens", "-f", str(path),
+        "-c", "/dev/null", "--set", f"target={HOME_REGISTRY}", "--assign-identity")  # fmt: skip
+    principal = cli(server, "acr", "task", "show", "-r", HOME_REGISTRY, "-n", "aztokens")[
+        "identity"
+    ]["principalId"]
+
+    # No role anywhere: az login --identity works, the token create is refused with the fix.
+    code, log, ended = run(server, HOME_REGISTRY)
+    assert code != 0 and ended["status"] == "Failed", log
+    assert "Successfully executed container: acb_step_0" in log
+    assert "does not have authorization to perform action" in log, log
+    assert f"role assignment create --assignee {principal}" in log, log
+    assert all(
+        t["name"] != "made-by-task"
+        for t in cli(server, "acr", "token", "list", "-r", HOME_REGISTRY)
+    )
+
+    # Contributor on its own registry: the token is made there, and listed by the next step.
+    scope = cli(server, "acr", "show", "-n", HOME_REGISTRY)["id"]
+    cli(server, "role", "assignment", "create", "--assignee", principal, "--role",
+        "Contributor", "--scope", scope)  # fmt: skip
+    code, log, ended = run(server, HOME_REGISTRY)
+    assert code == 0 and ended["status"] == "Succeeded", log
+    names = [t["name"] for t in cli(server, "acr", "token", "list", "-r", HOME_REGISTRY)]
+    assert "made-by-task" in names
+    assert "made-by-task" in log  # the list step's output
+
+    # The other registry is outside the role's scope: refused, nothing made there.
+    code, log, ended = run(server, OTHER_REGISTRY)
+    assert code != 0 and ended["status"] == "Failed", log
+    assert f"registries/{OTHER_REGISTRY}" in log, log
+    others = cli(server, "acr", "token", "list", "-r", OTHER_REGISTRY)
+    assert all(t["name"] != "made-by-task" for t in others), others
+
+
+def test_a_quick_run_has_no_identity_for_az(server: Airlock) -> None:
+    done = server.cli("acr", "run", "-r", HOME_REGISTRY, "--cmd", "az acr list", "/dev/null",
+                      check=False)  # fmt: skip
+    assert done.returncode != 0
+    assert "quick runs have no identity" in done.stdout + done.stderr
