@@ -106,14 +106,17 @@ class ImageTriggers:
         record = self._registry(event.registry)
         if record is None:
             return
-        reference = f"{record.login_server}/{event.repository}:{event.tag}"
+        self.changed(record.login_server, event.repository, event.tag, event.digest)
+
+    def changed(self, registry: str, repository: str, tag: str, digest: str) -> None:
+        """``registry/repository:tag`` now points to ``digest``: run the tasks that track it
+        (this server's registries through their events, external ones through polling)."""
+        reference = f"{registry}/{repository}:{tag}"
         by_task: dict[str, list[Dependent]] = {}
-        for dependent in self.base_images.dependents(
-            record.login_server, event.repository, event.tag
-        ):
+        for dependent in self.base_images.dependents(registry, repository, tag):
             by_task.setdefault(dependent.task, []).append(dependent)
         for task_id, dependents in by_task.items():
-            self._consider(task_id, dependents, reference, event.digest)
+            self._consider(task_id, dependents, reference, digest)
 
     def _consider(
         self, task_id: str, dependents: list[Dependent], reference: str, digest: str
