@@ -202,6 +202,13 @@ def test_a_chain_runs_on_its_own_and_a_failed_link_stops_it(
     settled(server, "chainmiddle", 1, BASE)
     run_manually(server, "chainleaf")
     settled(server, "chainleaf", 1)
+    # The impact of a change of the root, before it happens: both links, with their depth.
+    root = f"{login_server(server, BASE)}/chain/root:1"
+    preview = cli(server, "acr", "task", "list", "-r", APP, "--base-image", root)
+    assert [(t["depth"], t["registry"], t["name"]) for t in preview] == [
+        (1, BASE, "chainmiddle"),
+        (2, APP, "chainleaf"),
+    ], preview
 
     build_base(server, tmp_path / "base", "chain/root", "1", "orange")
     middle = settled(server, "chainmiddle", 2, BASE)

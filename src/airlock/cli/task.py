@@ -40,8 +40,18 @@ def register(subparsers: Subparsers) -> None:
         _add_name(parser)
         add_global_arguments(parser)
         parser.set_defaults(handler=handler)
-    parser = subparsers.add_parser("list", help="List a registry's tasks.", description="List.")
+    parser = subparsers.add_parser(
+        "list",
+        help="List a registry's tasks.",
+        description="List a registry's tasks; with --base-image, every task (in any registry "
+        "you may read) that would run if that image changed, down the whole chain.",
+    )
     add_registry_argument(parser, ("--registry", "-r"))
+    parser.add_argument(
+        "--base-image",
+        metavar="REF",
+        help="Show the impact of a change of this image (registry/repository:tag).",
+    )
     add_global_arguments(parser)
     parser.set_defaults(handler=list_tasks, table=task_table)
     _add_run_commands(subparsers)
@@ -426,7 +436,8 @@ def delete(args: argparse.Namespace, ctx: Context) -> Any:
 
 
 def list_tasks(args: argparse.Namespace, ctx: Context) -> Any:
-    return ctx.client.get(f"/api/registries/{segment(args.registry)}/tasks")
+    query = {"baseImage": args.base_image} if args.base_image else None
+    return ctx.client.get(f"/api/registries/{segment(args.registry)}/tasks", query)
 
 
 def run_task(args: argparse.Namespace, ctx: Context) -> Any:
@@ -464,16 +475,38 @@ def cancel_run(args: argparse.Namespace, ctx: Context) -> Any:
 
 
 def task_table(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if found and "depth" in found[0]:  # --base-image: the impact of a change
+        return [
+            {
+                "DEPTH": t.get("depth"),
+                "REGISTRY": t.get("registry"),
+                "NAME": t.get("name"),
+                "BASE IMAGE": t.get("baseImage"),
+            }
+            for t in found
+        ]
     return [
         {
             "NAME": t.get("name"),
             "PLATFORM": (t.get("platform") or {}).get("os"),
             "STATUS": t.get("status"),
             "SOURCE REPOSITORY": (t.get("step") or {}).get("contextPath"),
-            "TRIGGERS": "",
+            "TRIGGERS": _triggers_cell(t.get("trigger") or {}),
         }
         for t in found
     ]
+
+
+def _triggers_cell(trigger: dict[str, Any]) -> str:
+    """az's TRIGGERS column: the trigger kinds that are on."""
+    kinds = []
+    if (trigger.get("sourceTriggers") or [{}])[0].get("status") == "Enabled":
+        kinds.append("SOURCE")
+    if (trigger.get("baseImageTrigger") or {}).get("status") == "Enabled":
+        kinds.append("BASE_IMAGE")
+    if any(t.get("status") == "Enabled" for t in trigger.get("timerTriggers") or []):
+        kinds.append("TIMER")
+    return ", ".join(kinds)
 
 
 def read_file(path: Path, what: str) -> str:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from airlock.auth import roles
+from airlock.errors import InvalidArgumentError
 from airlock.registry.registries import RegistryRecord
 from airlock.runner import ContextKind, check_reachable, parse_context
 from airlock.runner.plan import KIND_CMD, KIND_DOCKERFILE, KIND_FILE
@@ -46,6 +47,7 @@ from airlock.server.routes.task_triggers import (
 )
 from airlock.server.routes.webhooks import webhook_path
 from airlock.server.services import Services
+from airlock.triggers.impact import impact
 from airlock.triggers.settings import TriggerSettings
 from airlock.vault.masking import MASKER
 
@@ -97,6 +99,9 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
 
     async def list_tasks(request: Request) -> Response:
         record = registry(request)
+        base = request.query_params.get("baseImage")
+        if base:
+            return JSONResponse(_impact(services, gate, request.state.caller, base))
         return JSONResponse([_json(services, record, t) for t in store.all(record.id)])
 
     async def show(request: Request) -> Response:
@@ -206,6 +211,29 @@ def _definition(
         return KIND_DOCKERFILE, dockerfile_definition(build), build.dockerfile
     found = read_definition(body, values)
     return found.kind, found.definition, found.source if found.kind == KIND_FILE else None
+
+
+def _impact(services: Services, gate: Gate, caller: Caller, base: str) -> list[dict[str, Any]]:
+    """``acr task list --base-image REF``: every task that would run if REF changed, down the
+    chain, in the registries the caller may read tasks of (others are left out)."""
+    try:
+        found = impact(services.base_images, services.tasks, base)
+    except ValueError as exc:
+        raise InvalidArgumentError(str(exc)) from None
+    shown = []
+    for entry in found:
+        record = services.registries.get_by_id(entry.registry_id)
+        scope = roles.registry_scope(record.resource_group, record.name)
+        if gate.allowed(caller, f"{_TASKS}/read", scope):
+            shown.append(
+                {
+                    "name": entry.task,
+                    "registry": record.name,
+                    "depth": entry.depth,
+                    "baseImage": entry.via,
+                }
+            )
+    return shown
 
 
 def _json(services: Services, record: RegistryRecord, task: Task) -> dict[str, Any]:
