@@ -19,6 +19,8 @@ from airlock.server.owner import ensure_owner
 from airlock.server.services import Services
 from airlock.server.workers import pool_size, recover_stale_runs, start_pool
 from airlock.triggers.commit_poller import poll_commits, poll_interval
+from airlock.triggers.external import ExternalImagePoller, poll_external_images
+from airlock.triggers.external import poll_interval as external_poll_interval
 from airlock.triggers.images import ImageTriggers, run_image_triggers
 from airlock.triggers.timer_service import run_timers
 from airlock.vault import masking
@@ -54,6 +56,7 @@ async def _serve(port: int, home: Path) -> int:
         apigate.parse_allowed_hosts(os.environ.get(apigate.ALLOWED_HOSTS_ENV, ""))
         workers = pool_size()
         commit_poll_every = poll_interval()
+        external_poll_every = external_poll_interval()
     except ValueError as exc:
         log.error("%s", exc)
         return 2
@@ -86,6 +89,13 @@ async def _serve(port: int, home: Path) -> int:
     image_triggers = asyncio.create_task(
         run_image_triggers(image_triggers_of(services), services.bus)
     )
+    external_images = asyncio.create_task(
+        poll_external_images(
+            image_triggers_of(services),
+            ExternalImagePoller(services.engine, services.registries, interval=external_poll_every),
+            every=min(external_poll_every, 5.0),
+        )
+    )
     pool = start_pool(services, loop, workers)
     commit_poller = asyncio.create_task(poll_commits(services, commit_poll_every))
     log.info("Airlock server listening on http://%s:%s (state in %s)", HOST, port, home)
@@ -96,6 +106,7 @@ async def _serve(port: int, home: Path) -> int:
     timers.cancel()
     commit_poller.cancel()
     image_triggers.cancel()
+    external_images.cancel()
     # The pool's threads report through this loop: stopped from another thread.
     await asyncio.to_thread(pool.stop)
     await http.shutdown(grace=10.0)
