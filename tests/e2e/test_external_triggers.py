@@ -6,10 +6,8 @@ pushing another image to that tag gives one ``Image Update`` run, and nothing mo
 rate-limited proxy, a 429 with ``Retry-After`` holds the next check back that long, and the
 change is still seen after it.
 
-Runs pull their base over plain HTTP, and the runner lists only this server's registries as
-insecure for podman; until it also lists the allowed loopback registries (as the importer
-treats them), the server here gets a ``HOME`` whose ``registries.conf.d`` drop-in (which
-podman reads besides Airlock's own registries.conf) lists the test registry and the proxy.
+Runs pull their base over plain HTTP: the runner treats the loopback ``host:port`` entries of
+``AIRLOCK_IMPORT_ALLOWED_REGISTRIES`` as this machine's registries, as the importer does.
 """
 
 from __future__ import annotations
@@ -63,26 +61,16 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("external-triggers")
     home = root / "home"
-    user_home = root / "user"
-    dropins = user_home / ".config" / "containers" / "registries.conf.d"
-    dropins.mkdir(parents=True)
     public = start_distribution(root / "public")
     proxy = server = None
     try:
         proxy = start_rate_limited_proxy(public.url, fail_first=0, retry_after=str(RETRY_AFTER),
                                          path_pattern=r"/manifests/")  # fmt: skip
-        (dropins / "airlock-tests.conf").write_text(
-            "".join(
-                f'[[registry]]\nlocation = "{host}"\ninsecure = true\n\n'
-                for host in (f"127.0.0.1:{public.port}", proxy.host)
-            )
-        )
         server = start_airlock(
             home,
             extra_env={
                 "AIRLOCK_EXTERNAL_POLL_SECONDS": "1",
                 "AIRLOCK_IMPORT_ALLOWED_REGISTRIES": f"127.0.0.1:{public.port},{proxy.host}",
-                "HOME": str(user_home),
             },
         )
         server.create_registry(APP, port=free_port())

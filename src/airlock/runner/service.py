@@ -20,8 +20,10 @@ in-process pool calls them through ``LocalHost``).
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
+import os
 import secrets as random
 import threading
 from collections.abc import Callable, Sequence
@@ -290,7 +292,10 @@ class RunService:
             values=values,
             masked=tuple(masked),
             git_token=git_token,
-            insecure_registries=tuple(r.login_server for r in self.registries.all()),
+            insecure_registries=(
+                *(r.login_server for r in self.registries.all()),
+                *loopback_allowed_registries(),
+            ),
             commit=snapshot.get("commit") or "",
             branch=snapshot.get("branch") or "",
         )
@@ -414,6 +419,29 @@ def _with_dockerfile(plan: RunPlan, data: dict[str, Any], values: dict[str, Any]
 
 def _replace(plan: RunPlan, **changes: Any) -> RunPlan:
     return replace(plan, **changes)
+
+
+# The importer's allowlist (airlock.importer.guard, a sibling layer): its exact host:port
+# entries on loopback are registries of this machine served over plain HTTP, as this server's.
+ALLOWED_REGISTRIES_SETTING = "AIRLOCK_IMPORT_ALLOWED_REGISTRIES"
+
+
+def loopback_allowed_registries() -> tuple[str, ...]:
+    """Registries on this machine (loopback ``host:port``) that runs may reach over HTTP."""
+    found = []
+    for entry in os.environ.get(ALLOWED_REGISTRIES_SETTING, "").split(","):
+        entry = entry.strip().lower()
+        host, sep, port = entry.rpartition(":")
+        if not sep or not port.isdigit():
+            continue
+        host = host.strip("[]")
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if loopback:
+            found.append(entry)
+    return tuple(found)
 
 
 def _session_source(run: str) -> str:
