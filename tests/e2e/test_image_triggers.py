@@ -277,3 +277,29 @@ def test_schedule_on_create_and_trigger_settings_show_and_bad_input_stores_nothi
         assert "ERROR" in done.stderr, done.stderr
         missing = server.cli("acr", "task", "show", "-r", APP, "-n", "refusedjob", check=False)
         assert missing.returncode != 0, "a refused create stored the task"
+
+
+def test_tracked_bases_survive_a_restart_and_a_kill_and_nothing_fires_twice(
+    server: Airlock, tmp_path: Path
+) -> None:
+    build_base(server, tmp_path / "base", "restart/node", "1", "green")
+    app_task(server, tmp_path / "app", "restartapp", "restart/node:1", "restartapp:{{.Run.ID}}")
+    run_manually(server, "restartapp")
+    settled(server, "restartapp", 1)
+
+    # A clean restart: the tracked base is still there and a push runs the task once.
+    server.restart()
+    build_base(server, tmp_path / "base", "restart/node", "1", "orange")
+    found = settled(server, "restartapp", 2)
+    assert found[0]["trigger"] == "Image Update", found
+
+    # kill -9 right after a push was handled: the new server reads the event log from its
+    # cursor, and the firing already recorded keeps it from running the task again.
+    build_base(server, tmp_path / "base", "restart/node", "1", "red")
+    settled(server, "restartapp", 3)
+    server.kill9()
+    server.restart()
+    quiet_for(server, "restartapp", 3, seconds=4)
+    build_base(server, tmp_path / "base", "restart/node", "1", "blue")
+    found = settled(server, "restartapp", 4)
+    assert [r["trigger"] for r in found].count("Image Update") == 3, found
