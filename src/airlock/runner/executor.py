@@ -165,7 +165,8 @@ class RunExecutor:
         spec = parse_context(self.plan.context)
         if spec.location:
             self.log.info("Downloading source code...")
-        source = materialize(spec, folder, self.plan.git_token, protected=())
+        # A context on this machine never reads the worker's own state (its keys, its store).
+        source = materialize(spec, folder, self.plan.git_token, protected=(self.home,))
         if spec.location:
             self.log.info("Finished downloading source code")
         return source
@@ -262,9 +263,9 @@ class RunExecutor:
         engine = self._engine
         if engine is None:
             return
-        names = [container_name(self.run_key, "")]
+        prefix = container_name(self.run_key, "")  # every container of this run
         found = engine.capture(
-            ["ps", "--all", "--quiet", "--filter", f"name=^{names[0]}"], timeout=60
+            ["ps", "--all", "--quiet", "--filter", f"name=^{prefix}"], timeout=60
         )
         ids = found.stdout.split() if found.ok else []
         if ids:
