@@ -67,10 +67,17 @@ def build_base(server: Airlock, folder: Path, repository: str, tag: str, color: 
 
 
 def app_task(
-    server: Airlock, folder: Path, name: str, base: str, image: str, registry: str = APP
+    server: Airlock,
+    folder: Path,
+    name: str,
+    base: str,
+    image: str,
+    registry: str = APP,
+    role: str = "acrpull",
 ) -> None:
     """A Dockerfile task building ``image`` on ``base`` (``repository:tag`` in BASE),
-    pulling it with its identity's AcrPull, as the seed does."""
+    pulling it with its identity's AcrPull, as the seed 004 does (AcrPush for a task that
+    pushes into BASE)."""
     repository, tag = base.rsplit(":", 1)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Dockerfile").write_text(APP_FILE.format(repository=repository, tag=tag))
@@ -83,7 +90,7 @@ def app_task(
     ]
     scope = cli(server, "acr", "show", "-n", BASE)["id"]
     cli(server, "role", "assignment", "create", "--assignee", principal, "--scope", scope,
-        "--role", "acrpush")  # fmt: skip
+        "--role", role)  # fmt: skip
     cli(server, "acr", "task", "credential", "add", "-r", registry, "-n", name,
         "--login-server", base_server, "--use-identity", "[system]")  # fmt: skip
 
@@ -232,8 +239,10 @@ def test_a_cycle_between_two_tasks_is_stopped_with_a_message(
     """cyclea builds cyc/a on cyc/b; cycleb builds cyc/b on cyc/a."""
     build_base(server, tmp_path / "seed", "cyc/b", "latest", "seed")
     base = login_server(server, BASE)
-    app_task(server, tmp_path / "a", "cyclea", "cyc/b:latest", f"{base}/cyc/a:latest")
-    app_task(server, tmp_path / "b", "cycleb", "cyc/a:latest", f"{base}/cyc/b:latest")
+    app_task(server, tmp_path / "a", "cyclea", "cyc/b:latest", f"{base}/cyc/a:latest",
+             role="acrpush")  # fmt: skip
+    app_task(server, tmp_path / "b", "cycleb", "cyc/a:latest", f"{base}/cyc/b:latest",
+             role="acrpush")  # fmt: skip
     run_manually(server, "cyclea")
     settled(server, "cyclea", 1)
     run_manually(server, "cycleb")
