@@ -282,6 +282,10 @@ def test_gitea_and_gitlab_styles_and_a_disabled_trigger(server: Airlock, tmp_pat
     listed = runs_of(server, "stylestask")
     assert answer["queued"] in {r["runId"] for r in listed}
     assert len(listed) == 2 and {r["trigger"] for r in listed} == {"Commit"}
+    # show-run says which commit started it, with the payload's message.
+    shown = next(r for r in listed if r["runId"] == answer["queued"])["sourceTrigger"]
+    assert shown["commitId"] == json.loads(second)["after"] and shown["branchName"] == "main"
+    assert shown["message"] == "m", shown
 
 
 # --- polling ------------------------------------------------------------------------------

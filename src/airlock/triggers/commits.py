@@ -333,6 +333,9 @@ def fire(
     commit: str,
     branch: str,
     source: str,
+    *,
+    author: str | None = None,
+    message: str | None = None,
 ) -> Outcome:
     """Queue the task's run for ``commit`` unless it fired for it already (exactly once per
     (task, commit), whoever sees it first); the commit becomes the task's last one."""
@@ -346,7 +349,7 @@ def fire(
             trigger=COMMIT_TRIGGER,
             commit=commit,
             branch=branch,
-            cause={"kind": "commit", "source": source},
+            cause={"kind": "commit", "source": source, "author": author, "message": message},
         )
     except BaseException:
         services.firings.release(task.id, COMMIT, commit)

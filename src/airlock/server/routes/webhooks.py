@@ -81,7 +81,16 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
                 return nothing(f"the repository's default branch is unknown: {exc}")
         if push.branch != followed:
             return nothing(f"the task follows {followed}, not {push.branch}")
-        outcome = fire(services, registry, task, push.after, push.branch, "webhook")
+        outcome = fire(
+            services,
+            registry,
+            task,
+            push.after,
+            push.branch,
+            "webhook",
+            author=push.author,
+            message=push.message,
+        )
         if outcome.run_id is None:
             return nothing(outcome.reason or "nothing to run")
         return JSONResponse({"queued": outcome.run_id}, status_code=202)
