@@ -47,6 +47,7 @@ from airlock.runner.steps import CANCELED, DEADLINE, StepContext, StepFailedErro
 from airlock.runner.support import check_task, dockerfile_task
 from airlock.runner.workspace import RunWorkspace
 from airlock.runs.baseimages import BaseImage
+from airlock.runs.store import StepRecord
 from airlock.tasks.errors import TaskFileError
 from airlock.tasks.graph import TaskGraph
 from airlock.tasks.model import Step, TaskFile
@@ -61,15 +62,8 @@ _TICK = 0.1
 _NAMING_VERBS = frozenset({"tag", "untag", "rmi"})
 
 
-@dataclass(frozen=True)
-class StepReport:
-    step_id: str
-    status: str
-    exit_code: int | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    images: tuple[tuple[str, str], ...] = ()
-    error: str | None = None
+# What a worker reports of a step is what the run store keeps of it.
+StepReport = StepRecord
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from airlock.runner.runlog import go_log_time
 from airlock.runs.baseimages import BaseImageStore
 from airlock.runs.credentials import TaskCredentialStore, is_secret_uri
 from airlock.runs.logs import LogStore
-from airlock.runs.store import FAILED, MANUAL, SUCCEEDED, Run, RunStore, StepRecord
+from airlock.runs.store import FAILED, MANUAL, SUCCEEDED, Run, RunStore
 from airlock.runs.tasks import Task, TaskStore
 from airlock.tasks.errors import TaskFileError
 from airlock.tasks.render import RunContext, render_and_load
@@ -215,19 +215,7 @@ class RunService:
         return self.logs.append(run, worker, lines)
 
     def record_step(self, run: str, worker: str, report: StepReport) -> bool:
-        return self.runs.record_step(
-            run,
-            worker,
-            StepRecord(
-                step_id=report.step_id,
-                status=report.status,
-                exit_code=report.exit_code,
-                started_at=report.started_at,
-                finished_at=report.finished_at,
-                images=report.images,
-                error=report.error,
-            ),
-        )
+        return self.runs.record_step(run, worker, report)
 
     def finish(self, run: str, worker: str, result: RunResult) -> bool:
         ended = self.runs.finish(run, worker, result.status, result.error)

@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 
+from airlock.common.settings import seconds
 from airlock.runner.local import LocalHost
 from airlock.runner.worker import INTERRUPTED, STALE_AFTER, WorkerPool
 from airlock.server.services import Services
@@ -57,27 +58,14 @@ def pool_size() -> int:
     return size
 
 
-def _seconds(name: str, default: float, low: float, high: float) -> float:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {text[:40]!r}") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be from {low:g} to {high:g} seconds")
-    return value
-
-
 def stale_after() -> float:
     """Seconds without a heartbeat after which a run's worker is thought lost."""
-    return _seconds(STALE_ENV, STALE_AFTER, 1.0, 86400.0)
+    return seconds(STALE_ENV, STALE_AFTER, 1.0, 86400.0)
 
 
 def recovery_every() -> float:
     """Seconds between two looks for runs whose worker was lost."""
-    return _seconds(RECOVERY_ENV, RECOVERY_EVERY, 0.2, 3600.0)
+    return seconds(RECOVERY_ENV, RECOVERY_EVERY, 0.2, 3600.0)
 
 
 def heartbeat_interval(stale: float | None = None) -> float:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 
+from airlock.common.settings import seconds
 from airlock.registry.registries import RegistryRecord
 from airlock.runs.tasks import Task
 from airlock.triggers.commits import (
@@ -45,16 +45,7 @@ MAX_PARALLEL = 8
 def poll_interval() -> float:
     """Seconds between two polls, from ``AIRLOCK_COMMIT_POLL_SECONDS`` (0: no polling);
     ValueError names a bad setting (the server refuses to start with it)."""
-    raw = os.environ.get(POLL_ENV, "").strip()
-    if not raw:
-        return DEFAULT_EVERY
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{POLL_ENV} must be a number of seconds, not {raw[:40]!r}") from None
-    if value != 0 and not 0.2 <= value <= 86400:
-        raise ValueError(f"{POLL_ENV} must be 0 (no polling) or from 0.2 to 86400 seconds")
-    return value
+    return seconds(POLL_ENV, DEFAULT_EVERY, 0.2, 86400, off=True)
 
 
 class CommitPoller:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from sqlalchemy import Engine, bindparam, text
 from airlock.client import ClientError, RegistryClient, RetryPolicy
 from airlock.client.retry import parse_retry_after
 from airlock.client.transport import BlobTransport
+from airlock.common.settings import seconds
 from airlock.errors import AirlockError
 from airlock.importer.guard import ImportPolicy, check_source, connect_guard
 from airlock.registry.registries import RegistryCatalog
@@ -57,16 +57,7 @@ POLL_RETRY = RetryPolicy(attempts=3, backoff=0.5, max_delay=1.0, max_total=3.0)
 def poll_interval(environ: Mapping[str, str] | None = None) -> float:
     """Seconds between two checks of one reference, from ``AIRLOCK_EXTERNAL_POLL_SECONDS``
     (0: no polling); ValueError names a bad setting (the server refuses to start with it)."""
-    raw = (os.environ if environ is None else environ).get(POLL_ENV, "").strip()
-    if not raw:
-        return DEFAULT_EVERY
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{POLL_ENV} must be a number of seconds, not {raw[:40]!r}") from None
-    if value != 0 and not 0.2 <= value <= 86400:
-        raise ValueError(f"{POLL_ENV} must be 0 (no polling) or from 0.2 to 86400 seconds")
-    return value
+    return seconds(POLL_ENV, DEFAULT_EVERY, 0.2, 86400, off=True, environ=environ)
 
 
 @dataclass(frozen=True, slots=True)
