@@ -55,6 +55,7 @@ from airlock.runs.tasks import Task, TaskStore
 from airlock.tasks.errors import TaskFileError
 from airlock.tasks.render import RunContext, render_and_load
 from airlock.vault import KeyVault
+from airlock.vault.masking import MASKER
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,8 @@ class RunService:
     def server_log(self, run: str, messages: Sequence[str]) -> None:
         now = datetime.now(UTC)
         stamp = now.isoformat(timespec="microseconds")
-        self.logs.append(run, None, [(stamp, f"{go_log_time(now)} {m}") for m in messages])
+        lines = [(stamp, MASKER.mask(f"{go_log_time(now)} {m}")) for m in messages]
+        self.logs.append(run, None, lines)
 
     # --- preparing a plan ----------------------------------------------------------------
 
