@@ -11,7 +11,8 @@ For an event that points a tag to a manifest, every task with a tracked base at 
 runtime bases unless the task's trigger type is ``All``) runs with TRIGGER ``Image Update``,
 unless the digest is the one it built with (a re-push of the same image). Exactly once per
 (task, reference, digest) (``firings``); a change is not queued again while an ``Image
-Update`` run of the task is still queued (two bases changing together give one run).
+Update`` run for another of its bases is still queued (two bases changing together give one
+run); each new digest of one base gets a run of its own.
 
 Chains follow on their own: a triggered run pushes, its push is an event, its dependents run.
 A run remembers the chain of tasks that led to it; a task that would be triggered by a chain
@@ -140,7 +141,7 @@ class ImageTriggers:
         key = f"{reference}@{digest}"
         if not self.firings.claim(task_id, IMAGE, key):
             return
-        if self.runs.recent(task.registry_id, task=task.name, status=QUEUED, trigger=IMAGE_UPDATE):
+        if self._joins_a_queued_run(task, reference):
             log.info("task %s already has an Image Update run queued; %s joins it", task.name, key)
             return
         record = self.registries.get_by_id(task.registry_id)
@@ -161,6 +162,14 @@ class ImageTriggers:
             task.name,
             run.run_id,
         )
+
+    def _joins_a_queued_run(self, task: Task, reference: str) -> bool:
+        """Another base of the task changed and its run has not started: that run builds on
+        this change too. A new digest of the same base gets a run of its own."""
+        queued = self.runs.recent(
+            task.registry_id, task=task.name, status=QUEUED, trigger=IMAGE_UPDATE
+        )
+        return any(_cause(run.definition).get("reference") != reference for run in queued)
 
     def _chain_of(self, reference: str) -> list[str]:
         """The tasks that led to ``reference`` being pushed: the chain of the latest run of
