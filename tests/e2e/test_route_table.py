@@ -492,6 +492,43 @@ def _list_identities(ctx: Context) -> Call:
     return Call("/api/identities", scope=roles.group_scope(group), item=("id", identity["id"]))
 
 
+# An image no pull can reach (nothing listens on port 1): the instance's background pull
+# fails at once, so no container is left behind; the routes answer all the same.
+UNREACHABLE_IMAGE = "127.0.0.1:1/none:v1"
+
+
+def _new_instance(ctx: Context) -> tuple[str, dict[str, Any]]:
+    group = ctx.group()
+    body = {"image": UNREACHABLE_IMAGE, "ports": ["80"]}
+    made: dict[str, Any] = ctx.owner(
+        "PUT", f"/api/container-groups/{group}/{ctx.unique('aci')}", body
+    )
+    return group, made
+
+
+def _instance_route(suffix: str = "") -> Example:
+    def example(ctx: Context) -> Call:
+        group, made = _new_instance(ctx)
+        path = f"/api/container-groups/{group}/{made['name']}{suffix}"
+        return Call(path, scope=roles.group_scope(group), body={} if suffix == "/restart" else None)
+
+    return example
+
+
+def _create_instance(ctx: Context) -> Call:
+    group = ctx.group()
+    return Call(
+        f"/api/container-groups/{group}/{ctx.unique('aci')}",
+        scope=roles.group_scope(group),
+        body={"image": UNREACHABLE_IMAGE, "ports": ["80"], "ipAddress": "public"},
+    )
+
+
+def _list_instances(ctx: Context) -> Call:
+    group, made = _new_instance(ctx)
+    return Call("/api/container-groups", scope=roles.group_scope(group), item=("id", made["id"]))
+
+
 def _group_route(ctx: Context) -> Call:
     group = ctx.group()
     return Call(f"/api/groups/{group}", scope=roles.group_scope(group))
@@ -934,6 +971,13 @@ EXAMPLES: dict[RouteKey, Example] = {
     ("GET", "/api/identities"): _list_identities,
     ("GET", "/api/identities/{group}/{name}"): _identity_route,
     ("DELETE", "/api/identities/{group}/{name}"): _identity_route,
+    # container instances
+    ("PUT", "/api/container-groups/{group}/{name}"): _create_instance,
+    ("GET", "/api/container-groups/{group}/{name}"): _instance_route(),
+    ("DELETE", "/api/container-groups/{group}/{name}"): _instance_route(),
+    ("GET", "/api/container-groups"): _list_instances,
+    ("POST", "/api/container-groups/{group}/{name}/restart"): _instance_route("/restart"),
+    ("GET", "/api/container-groups/{group}/{name}/logs"): _instance_route("/logs"),
     ("POST", "/api/groups"): _create_group,
     ("GET", "/api/groups"): _list_groups,
     ("GET", "/api/groups/{name}"): _group_route,
@@ -959,6 +1003,7 @@ FILTERED_ROUTES: set[RouteKey] = {
     ("GET", "/api/registries"),
     ("GET", "/api/vaults"),
     ("GET", "/api/identities"),
+    ("GET", "/api/container-groups"),
     ("GET", "/api/groups"),
     ("GET", "/api/role-assignments"),
 }

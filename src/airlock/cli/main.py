@@ -18,6 +18,7 @@ from airlock.cli import (
     acr,
     acr_import,
     ad,
+    container,
     credential,
     doctor,
     group,
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(_command_group(acr_commands.add_parser(name, help=text, description=text)))
     for name, module, text in (
         ("keyvault", keyvault, "Manage key vaults, their secrets and access policies."),
+        ("container", container, "Manage container instances."),
         ("identity", identity, "Manage user-assigned identities."),
         ("group", group, "Manage resource groups."),
         ("role", role, "Manage role assignments."),

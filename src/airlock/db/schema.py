@@ -558,3 +558,32 @@ external_images = Table(
     Column("failures", Integer, nullable=False),
     Column("last_error", Text),
 )
+
+# Container instances (``airlock container``): one long-running container each, on a loopback
+# address of its own (the unique ip_address is what makes two allocations never share one).
+# The registry password and the secure environment variables are sealed under the master key.
+container_instances = Table(
+    "container_instances",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("resource_group", String(90), nullable=False),
+    Column("name_key", String(63), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("image", String(512), nullable=False),
+    Column("digest", String(140)),
+    Column("login_server", String(255)),
+    Column("username", String(255)),
+    Column("sealed_password", LargeBinary),
+    Column("ports", Text, nullable=False),
+    Column("environment", Text, nullable=False),
+    Column("sealed_secure_environment", LargeBinary),
+    Column("restart_policy", String(16), nullable=False),
+    Column("ip_address", String(45), nullable=False, unique=True),
+    Column("state", String(32), nullable=False),
+    Column("provisioning_state", String(32), nullable=False),
+    Column("container", String(128)),
+    Column("message", Text),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    UniqueConstraint("resource_group", "name_key"),
+)

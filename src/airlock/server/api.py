@@ -18,6 +18,7 @@ from airlock.server.routes import (
     auth,
     identity,
     imports,
+    instances,
     registries,
     repositories,
     runs,
@@ -52,6 +53,7 @@ def build_api(services: Services, listeners: RegistryListeners) -> ApiGate:
         *task_credentials.routes(services, gate),
         *task_timers.routes(services, gate),
         *webhooks.routes(services, gate),
+        *instances.routes(services, gate),
     ]
     app = Starlette(
         routes=routes,

@@ -79,6 +79,8 @@ async def _serve(port: int, home: Path) -> int:
     ensure_owner(services, f"http://{HOST}:{port}")
     services.runner.server_url = f"http://{HOST}:{port}"
     await listeners.start_all()
+    # Container instances whose container is gone (a reboot, a crash) are started again.
+    revival = asyncio.create_task(services.instance_deployer.revive())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,6 +106,7 @@ async def _serve(port: int, home: Path) -> int:
     purger.cancel()
     recovery.cancel()
     timers.cancel()
+    revival.cancel()
     commit_poller.cancel()
     image_triggers.cancel()
     external_images.cancel()

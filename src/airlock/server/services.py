@@ -13,6 +13,8 @@ from airlock.crypto import MasterKey, load_master_key
 from airlock.db.engine import open_database
 from airlock.identity import Identities
 from airlock.importer.service import ImportService
+from airlock.instances.deployer import InstanceDeployer
+from airlock.instances.store import InstanceStore
 from airlock.registry.api import RegistryContext
 from airlock.registry.blobstore import BlobStore
 from airlock.registry.content import ContentStore
@@ -55,6 +57,8 @@ class Services:
     firings: FiringStore
     base_images: BaseImageStore
     timers: TimerStore
+    instances: InstanceStore
+    instance_deployer: InstanceDeployer
 
     @classmethod
     def open(cls, home: Path, storage_root: Path | None = None) -> Services:
@@ -98,6 +102,7 @@ class Services:
             sessions=identities.sessions,
             base_images=base_images,
         )
+        instances = InstanceStore(engine, master_key)
         return cls(
             home=home,
             engine=engine,
@@ -119,6 +124,8 @@ class Services:
             firings=FiringStore(engine),
             base_images=base_images,
             timers=TimerStore(engine),
+            instances=instances,
+            instance_deployer=InstanceDeployer(home, instances),
         )
 
     def close(self) -> None:

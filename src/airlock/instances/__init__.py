@@ -1,0 +1,1 @@
+"""Container instances: long-running application containers (``az container`` shapes)."""

@@ -1,0 +1,194 @@
+"""Container instances end to end: a real server, real podman, the CLI as a subprocess.
+
+A busybox httpd image is built with ``acr build`` into a registry of the server, run with
+``airlock container create`` on the instance's own loopback address, replaced in place by
+another image, brought back after the server restarts without its container, and deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airlock.engine import engine_env
+from tests.e2e.test_task_runs import BUSYBOX, BUSYBOX_IMAGE, reset_engine
+from tests.support.servers import Airlock, free_port, running_airlock
+
+pytestmark = pytest.mark.podman
+
+REGISTRY = "aciregistry"
+GROUP = "aci-group"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
+    home = tmp_path_factory.mktemp("instances-home")
+    with running_airlock(home) as running:
+        running.create_registry(REGISTRY, port=free_port())
+        ok(running, "group", "create", "-n", GROUP)
+        yield running
+    reset_engine(home)
+
+
+def ok(server: Airlock, *args: str) -> subprocess.CompletedProcess[str]:
+    done = server.cli(*args, check=False)
+    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def show(server: Airlock, name: str) -> Any:
+    return json.loads(ok(server, "container", "show", "-g", GROUP, "-n", name, "-o", "json").stdout)
+
+
+def build_page(server: Airlock, folder: Path, page: str) -> str:
+    """A busybox httpd image serving ``page`` on port 80; returns its reference."""
+    folder.mkdir(parents=True)
+    shutil.copy2(BUSYBOX, folder / "busybox")
+    (folder / "index.html").write_text(page)
+    (folder / "Dockerfile").write_text(
+        BUSYBOX_IMAGE + "COPY index.html /www/index.html\n"
+        'CMD ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]\n'
+    )
+    tag = folder.name
+    ok(server, "acr", "build", "-r", REGISTRY, "--image", f"web:{tag}", str(folder))
+    return f"{server.registries[REGISTRY].removeprefix('http://')}/web:{tag}"
+
+
+def create(server: Airlock, name: str, image: str, *extra: str) -> Any:
+    login = server.registries[REGISTRY].removeprefix("http://")
+    user, password = server.admin_credentials(REGISTRY)
+    done = ok(server, "container", "create", "-g", GROUP, "-n", name, "--image", image,
+              "--registry-login-server", login, "--registry-username", user,
+              "--registry-password", password, "--ports", "80", "--ip-address", "public",
+              "-o", "json", *extra)  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def page(url: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return str(answer.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def containers_of(server: Airlock, name: str) -> list[str]:
+    """The engine's containers of instance ``name`` (each is named aci-<name>-<suffix>)."""
+    listed = subprocess.run(
+        ["podman", "ps", "--all", "--quiet", "--filter", f"name=^aci-{name}-"],
+        env=engine_env(server.home), capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return listed.stdout.split()
+
+
+def remove_container(server: Airlock, container: str) -> None:
+    subprocess.run(
+        ["podman", "rm", "--force", "--time", "0", container],
+        env=engine_env(server.home), capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+
+
+class Poller(threading.Thread):
+    """Asks for the page every 50 ms and keeps the longest stretch without an answer."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.done, self.longest_gap = url, threading.Event(), 0.0
+
+    def run(self) -> None:
+        down_since: float | None = None
+        while not self.done.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=1) as answer:
+                    answer.read()
+                if down_since is not None:
+                    self.longest_gap = max(self.longest_gap, time.monotonic() - down_since)
+                down_since = None
+            except OSError:
+                down_since = down_since or time.monotonic()
+            time.sleep(0.05)
+
+
+def test_create_replace_restart_and_delete(server: Airlock, tmp_path: Path) -> None:
+    blue = build_page(server, tmp_path / "blue", "<body style='background:Blue'>blue</body>\n")
+    green = build_page(server, tmp_path / "green", "<body style='background:Green'>green</body>\n")
+
+    made = create(server, "hello-world", blue, "-e", "BACKGROUND_COLOR=Blue",
+                  "--secure-environment-variables", "TOKEN=never-shown-Vq8")  # fmt: skip
+    assert made["provisioningState"] == "Succeeded"
+    address = made["ipAddress"]["ip"]
+    assert address.startswith("127.0.0.") and int(address.rsplit(".", 1)[1]) >= 10
+    assert made["containers"][0]["image"] == blue
+    assert made["containers"][0]["imageDigest"].startswith("sha256:")
+    assert made["instanceView"]["state"] == "Running"
+    assert "never-shown-Vq8" not in json.dumps(made)
+    url = made["url"]
+    assert url.startswith(f"http://{address}")
+    assert "blue" in page(url)
+    assert ok(server, "container", "show", "-g", GROUP, "-n", "hello-world",
+              "--query", "ipAddress.ip", "-o", "tsv").stdout.strip() == address  # fmt: skip
+    listed = json.loads(ok(server, "container", "list", "-g", GROUP, "-o", "json").stdout)
+    assert [i["name"] for i in listed] == ["hello-world"]
+
+    # Create again with another image: same name, same address, the new page.
+    poller = Poller(url)
+    poller.start()
+    replaced = create(server, "hello-world", green)
+    poller.done.set()
+    poller.join()
+    print(f"replacement: the page did not answer for {poller.longest_gap:.2f} s at most")
+    assert replaced["ipAddress"]["ip"] == address and replaced["url"] == url
+    assert replaced["containers"][0]["image"] == green
+    assert "green" in page(url)
+    ident = "hello-world"
+    assert len(containers_of(server, ident)) == 1
+
+    ok(server, "container", "restart", "-g", GROUP, "-n", "hello-world")
+    assert "green" in page(url)
+    ok(server, "container", "logs", "-g", GROUP, "-n", "hello-world")
+
+    # The server restarts after its container was removed: the instance comes back.
+    server.stop()
+    for container in containers_of(server, ident):
+        remove_container(server, container)
+    server.restart()
+    assert "green" in page(url, timeout=60)
+    assert show(server, "hello-world")["ipAddress"]["ip"] == address
+
+    ok(server, "container", "delete", "-g", GROUP, "-n", "hello-world", "--yes")
+    deadline = time.monotonic() + 30
+    while containers_of(server, ident) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert containers_of(server, ident) == []
+    gone = server.cli("container", "show", "-g", GROUP, "-n", "hello-world", check=False)
+    assert gone.returncode != 0 and "not found" in gone.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-g", GROUP, "-n", "Bad_Name", "--image", "x/y:1"], "invalid container group name"),
+        (["-g", GROUP, "-n", "badport", "--image", "x/y:1", "--ports", "99999"], "invalid port"),
+        (["-g", "no-such-group", "-n", "nogroup", "--image", "x/y:1"], "no-such-group"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_stored(
+    server: Airlock, args: list[str], message: str
+) -> None:
+    done = server.cli("container", "create", *args, check=False)
+    assert done.returncode != 0 and message in done.stderr, done.stderr
+    listed = json.loads(ok(server, "container", "list", "-o", "json").stdout)
+    assert [i["name"] for i in listed if i["name"] in ("bad_name", "badport", "nogroup")] == []
