@@ -207,3 +207,26 @@ def test_bad_input_is_refused_and_nothing_is_stored(
     assert done.returncode != 0 and message in done.stderr, done.stderr
     listed = json.loads(ok(server, "container", "list", "-o", "json").stdout)
     assert [i["name"] for i in listed if i["name"] in ("bad_name", "badport", "nogroup")] == []
+
+
+def test_group_delete_removes_its_instances(server: Airlock, tmp_path: Path) -> None:
+    image = build_page(server, tmp_path / "doomed", "<html>doomed</html>")
+    ok(server, "group", "create", "-n", "aci-doomed")
+    login = server.registries[REGISTRY].removeprefix("http://")
+    user, password = server.admin_credentials(REGISTRY)
+    made = json.loads(ok(server, "container", "create", "-g", "aci-doomed", "-n", "doomed",
+                         "--image", image, "--registry-login-server", login,
+                         "--registry-username", user, "--registry-password", password,
+                         "--ports", "80", "-o", "json").stdout)  # fmt: skip
+    assert "doomed" in page(made["url"])
+    ident = "doomed"
+
+    status, deleted = server.api("DELETE", "/api/groups/aci-doomed")
+    assert status == 200 and isinstance(deleted, dict), deleted
+    assert deleted["deleted"]["containerGroups"] == ["doomed"], deleted
+    listed = json.loads(ok(server, "container", "list", "-o", "json").stdout)
+    assert all(i["name"] != "doomed" for i in listed), listed
+    deadline = time.monotonic() + 30
+    while containers_of(server, ident) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert containers_of(server, ident) == []

@@ -116,6 +116,11 @@ def _group_routes(
         for principal in services.identities.principals.all(group.name):
             services.identities.principals.delete(group.name, principal.name)
             deleted["identities"].append(principal.name)
+        deleted["containerGroups"] = []
+        for instance in services.instances.all(group.name):
+            services.instances.remove(instance.id)
+            services.instance_deployer.in_background(instance, services.instance_deployer.remove)
+            deleted["containerGroups"].append(instance.name)
         deleted["roleAssignments"] = services.identities.roles.delete_under(group.id)
         groups.delete(group.name)
         return JSONResponse({"name": group.name, "deleted": deleted})
