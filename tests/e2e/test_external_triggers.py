@@ -13,6 +13,7 @@ Runs pull their base over plain HTTP: the runner treats the loopback ``host:port
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -81,7 +82,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         if proxy is not None:
             proxy.stop()
         public.stop()
-        env = engine_env(home)
+        env = {**os.environ, **engine_env(home)}
         left = subprocess.run(["podman", "ps", "--all", "--quiet"], env=env, capture_output=True,
                               text=True, check=False).stdout.split()  # fmt: skip
         if left:

@@ -8,6 +8,7 @@ build on them. Moving a tracked tag (a build, an import) runs the dependents wit
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -38,7 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
         running.create_registry(BASE, port=free_port())
         running.create_registry(APP, port=free_port())
         yield running
-    env = engine_env(home)
+    env = {**os.environ, **engine_env(home)}
     left = subprocess.run(
         ["podman", "ps", "--all", "--quiet"], env=env, capture_output=True, text=True, check=False
     ).stdout.split()
@@ -168,7 +169,7 @@ def test_a_base_push_runs_its_dependents_once_per_new_digest(
         ["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
          "--src-creds", f"{user}:{password}", "--dest-creds", f"{user}:{password}",
          f"docker://{image}", f"docker://{image}"],
-        env={**engine_env(server.home)}, check=True, capture_output=True,
+        env={**os.environ, **engine_env(server.home)}, check=True, capture_output=True,
     )  # fmt: skip
     quiet_for(server, "helloworld", 2)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -58,7 +59,7 @@ def reset_engine(home: Path) -> None:
     mounted under it (pytest could not delete it). Not ``podman system reset``: with a
     podman configuration that keeps networks in /etc/containers/networks (Airlock's did until
     ca0c303), a reset removes the networks of runs going on in other homes."""
-    env = engine_env(home)
+    env = {**os.environ, **engine_env(home)}
     left = subprocess.run(["podman", "ps", "--all", "--quiet"], env=env, capture_output=True,
                           text=True, timeout=60, check=False).stdout.split()  # fmt: skip
     if left:
@@ -548,8 +549,9 @@ steps:
     try:
         assert "published-page" in wait_for(page, "the page on the published port", 30)
         site = [n for n in podman_names(server.home) if n.endswith("-site")]
-        bound = subprocess.run(["podman", "port", site[0]], env=engine_env(server.home),
-                               capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        env = {**os.environ, **engine_env(server.home)}
+        bound = subprocess.run(["podman", "port", site[0]], env=env, capture_output=True,
+                               text=True, timeout=60, check=True)  # fmt: skip
     finally:
         server.cli("acr", "task", "cancel-run", "-r", APP, "--run-id", run_id, check=False)
     assert bound.stdout.split() == ["8080/tcp", "->", f"127.0.0.1:{port}"], bound.stdout
@@ -883,7 +885,7 @@ def test_bad_input_is_refused_before_anything_runs(
 def podman_names(home: Path) -> list[str]:
     done = subprocess.run(
         ["podman", "ps", "--all", "--format", "{{.Names}}"],
-        env=engine_env(home),
+        env={**os.environ, **engine_env(home)},
         capture_output=True,
         text=True,
         timeout=60,

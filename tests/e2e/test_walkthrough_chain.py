@@ -144,7 +144,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
         for name in (HUB, PUBLIC, BASE, APP):
             running.create_registry(name, port=free_port())
         yield running
-    env = engine_env(home)
+    env = {**os.environ, **engine_env(home)}
     left = subprocess.run(["podman", "ps", "--all", "--quiet"], env=env, capture_output=True,
                           text=True, check=False).stdout.split()  # fmt: skip
     if left:

@@ -110,7 +110,7 @@ def machine(tmp_path: Path) -> Iterator[Machine]:
 def podman(home: Path, *args: str) -> str:
     done = subprocess.run(
         ["podman", *args],
-        env=engine_env(home),
+        env={**os.environ, **engine_env(home)},
         capture_output=True,
         text=True,
         timeout=120,
