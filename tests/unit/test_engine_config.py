@@ -16,6 +16,7 @@ from airlock.engine.config import (
     render_registries_conf,
     render_storage_conf,
     short_run_dir,
+    subnet_block,
     toml_str,
 )
 from airlock.engine.probe import EngineProbe, parse_version, storage_candidates
@@ -55,6 +56,10 @@ def test_containers_conf_selects_runc_and_keeps_state_in_the_engine_folder() -> 
         assert engine[key].startswith("/srv/airlock home/engine/"), key
     # podman 4.3 reads it in [network] only: anywhere else, networks go to /etc/containers.
     assert conf["network"]["network_config_dir"] == "/srv/airlock home/engine/networks"
+    [pool] = conf["network"]["default_subnet_pools"]
+    assert pool["size"] == 24 and pool["base"].startswith("10.") and pool["base"].endswith("/18")
+    other = EnginePaths(root=PATHS.root / "other", run_dir=PATHS.run_dir)
+    assert subnet_block(other) != subnet_block(PATHS)  # another home, another block
     assert "network_config_dir" not in engine
     assert engine["tmp_dir"] == "/run/airlock/0123456789/libpod"
 

@@ -184,9 +184,18 @@ def render_containers_conf(*, runc: str, ulimits: Sequence[str], paths: EnginePa
             # Networks Airlock creates stay out of /etc/containers/networks (podman reads this
             # key only in [network]), so one home's networks are its own.
             f"network_config_dir = {toml_str(str(paths.networks))}",
+            # Homes do not see each other's networks, so each takes its subnets from a block
+            # of its own: two servers or workers on one machine never pick the same one.
+            f'default_subnet_pools = [{{"base" = "{subnet_block(paths)}", "size" = 24}}]',
             "",
         ]
     )
+
+
+def subnet_block(paths: EnginePaths) -> str:
+    """A /18 of 10.128.0.0/9 (64 networks of /24) chosen by the engine folder: one of 512."""
+    number = int(hashlib.sha256(str(paths.root).encode()).hexdigest()[:8], 16) % 512
+    return f"10.{128 + number // 4}.{(number % 4) * 64}.0/18"
 
 
 def render_storage_conf(

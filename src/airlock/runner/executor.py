@@ -59,6 +59,7 @@ SUCCEEDED, FAILED, SKIPPED, RUNNING = "Succeeded", "Failed", "Skipped", "Running
 CANCELED_STATUS, TIMEOUT_STATUS, ERROR_STATUS = "Canceled", "Timeout", "Error"
 _ACR_STATUS = {SUCCEEDED: "successful", FAILED: "failed", SKIPPED: "skipped"}
 _TICK = 0.1
+NETWORK_ATTEMPTS = 3
 _NAMING_VERBS = frozenset({"tag", "untag", "rmi"})
 
 
@@ -212,6 +213,13 @@ class RunExecutor:
             engine_name = f"acb-{self.run_key}-{name}"[:60]
             self.log.info(f"Creating Docker network: {name}, driver: '{driver}'")
             created = engine.capture(["network", "create", "--driver", driver, engine_name])
+            for _ in range(NETWORK_ATTEMPTS - 1):
+                # netavark reads the host's interfaces while choosing a subnet; one removed
+                # meanwhile (another home's run ending) fails the create: try again.
+                if created.ok:
+                    break
+                time.sleep(0.2)
+                created = engine.capture(["network", "create", "--driver", driver, engine_name])
             if not created.ok:
                 raise StepError(f"failed to create network: {name}, err: {created.reason()}")
             self._networks.append(engine_name)
