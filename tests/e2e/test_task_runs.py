@@ -26,6 +26,7 @@ import pytest
 
 from airlock.engine import EnginePaths, engine_env
 from tests.support.servers import Airlock, free_port, running_airlock
+from tests.support.walkthrough import IMPORT_BASEIMAGE_NODE, IMPORT_DOCKERFILE
 
 pytestmark = pytest.mark.podman
 
@@ -240,46 +241,8 @@ def test_build_test_push_task(server: Airlock, tmp_path: Path) -> None:
 
 # --- 2. the seed's gated import ------------------------------------------------------------
 
-IMPORT_BASEIMAGE_NODE = """\
-version: v1.1.0
-steps:
-  - id: build-test-base-image
-    # Build off the base image we'll track
-    # Add a test script to do unit test validations
-    # Note: the test validation image isn't saved to the registry
-    # but the task logs captures log validation results
-    build: >
-      --build-arg REGISTRY_FROM_URL={{.Values.REGISTRY_FROM_URL}}
-      -f ./Dockerfile
-      -t {{.Run.Registry}}/node-import:test
-      .
-  - id: validate-base-image
-    # only continues if node-import:test returns a non-zero code
-    when: ['build-test-base-image']
-    cmd: "{{.Run.Registry}}/node-import:test"
-  - id: pull-base-image
-    # import the public image to base-artifacts
-    # Override the stable tag,
-    # and create a unique tag to enable rollback
-    # to a previously working image
-    when: ['validate-base-image']
-    cmd: >
-        docker pull {{.Values.REGISTRY_FROM_URL}}node:15-alpine
-  - id: retag-base-image
-    when: ['pull-base-image']
-    cmd: docker tag {{.Values.REGISTRY_FROM_URL}}node:15-alpine {{.Run.Registry}}/node:15-alpine
-  - id: retag-base-image-unique-tag
-    when: ['pull-base-image']
-    cmd: docker tag {{.Values.REGISTRY_FROM_URL}}node:15-alpine {{.Run.Registry}}/node:15-alpine-{{.Run.ID}}
-  - id: push-base-image
-    when: ['retag-base-image', 'retag-base-image-unique-tag']
-    push:
-    - "{{.Run.Registry}}/node:15-alpine"
-    - "{{.Run.Registry}}/node:15-alpine-{{.Run.ID}}"
-"""  # noqa: E501 (the seed's file, as it is)
 IMPORT_FILES = {
-    "Dockerfile": "ARG REGISTRY_FROM_URL=\nFROM ${REGISTRY_FROM_URL}node:15-alpine\n"
-    "WORKDIR /test\nCOPY ./test.sh .\nCMD ./test.sh\n",
+    "Dockerfile": IMPORT_DOCKERFILE,
     "test.sh": """#!/bin/sh
 echo "Validating Image"
 echo "NODE_VERSION: $NODE_VERSION"

@@ -30,6 +30,7 @@ import pytest
 
 from airlock.engine import EnginePaths, engine_env
 from tests.support.servers import Airlock, free_port, running_airlock
+from tests.support.walkthrough import IMPORT_BASEIMAGE_NODE, IMPORT_DOCKERFILE
 
 pytestmark = pytest.mark.podman
 
@@ -50,13 +51,6 @@ steps:
   - build: -t {{.Run.Registry}}/node:15-alpine --build-arg REGISTRY_NAME={{.Values.REGISTRY_FROM_URL}} .
   - push: ["{{.Run.Registry}}/node:15-alpine"]
 """
-IMPORT_DOCKERFILE = """\
-ARG REGISTRY_FROM_URL=
-FROM ${REGISTRY_FROM_URL}node:15-alpine
-WORKDIR /test
-COPY ./test.sh .
-CMD ./test.sh
-"""
 TEST_SH = """\
 #!/bin/sh
 echo "Validating Image"
@@ -70,44 +64,6 @@ else
   echo "Validation Complete - No Known Errors"
 fi
 exit ${EXIT_CODE}
-"""
-# The seed's acr-task.yaml of import-baseimage-node, as written.
-IMPORT_TASK = """\
-version: v1.1.0
-steps:
-  - id: build-test-base-image
-    # Build off the base image we'll track
-    # Add a test script to do unit test validations
-    # Note: the test validation image isn't saved to the registry
-    # but the task logs captures log validation results
-    build: >
-      --build-arg REGISTRY_FROM_URL={{.Values.REGISTRY_FROM_URL}}
-      -f ./Dockerfile
-      -t {{.Run.Registry}}/node-import:test
-      .
-  - id: validate-base-image
-    # only continues if node-import:test returns a non-zero code
-    when: ['build-test-base-image']
-    cmd: "{{.Run.Registry}}/node-import:test"
-  - id: pull-base-image
-    # import the public image to base-artifacts
-    # Override the stable tag,
-    # and create a unique tag to enable rollback
-    # to a previously working image
-    when: ['validate-base-image']
-    cmd: >
-        docker pull {{.Values.REGISTRY_FROM_URL}}node:15-alpine
-  - id: retag-base-image
-    when: ['pull-base-image']
-    cmd: docker tag {{.Values.REGISTRY_FROM_URL}}node:15-alpine {{.Run.Registry}}/node:15-alpine
-  - id: retag-base-image-unique-tag
-    when: ['pull-base-image']
-    cmd: docker tag {{.Values.REGISTRY_FROM_URL}}node:15-alpine {{.Run.Registry}}/node:15-alpine-{{.Run.ID}}
-  - id: push-base-image
-    when: ['retag-base-image', 'retag-base-image-unique-tag']
-    push:
-    - "{{.Run.Registry}}/node:15-alpine"
-    - "{{.Run.Registry}}/node:15-alpine-{{.Run.ID}}"
 """
 HELLO_DOCKERFILE = (
     'ARG REGISTRY_NAME=\nFROM ${REGISTRY_NAME}node:15-alpine\nCMD ["echo", "hello"]\n'
@@ -240,7 +196,7 @@ def test_one_commit_runs_the_chain_and_a_red_base_stops_it_at_the_gate(
     (importer / "Dockerfile").write_text(IMPORT_DOCKERFILE)
     (importer / "test.sh").write_text(TEST_SH)
     (importer / "test.sh").chmod(0o755)
-    (importer / "acr-task.yaml").write_text(IMPORT_TASK)
+    (importer / "acr-task.yaml").write_text(IMPORT_BASEIMAGE_NODE)
     task(server, BASE, "base-import-node", importer / "acr-task.yaml", str(importer), PUBLIC)
 
     hello = tmp_path / "hello-world"

@@ -20,26 +20,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fcntl
 import logging
-import os
 import platform
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from airlock.common.clock import now_iso
 from airlock.engine import EngineError, EnginePaths, engine_env
-from airlock.engine.containers import Captured, ContainerEngine, Outcome
-from airlock.errors import AirlockError, InvalidArgumentError
+from airlock.engine.containers import ContainerEngine
+from airlock.engine.naming import NamingLockEngine
+from airlock.errors import AirlockError
 from airlock.runner.azcli import az_environment
 from airlock.runner.commands import DEFAULT_NETWORK, RunLayout, container_name
 from airlock.runner.contexts import head_commit, materialize, parse_context
+from airlock.runner.dependencies import dependency_report
 from airlock.runner.errors import ContextError, StepError
 from airlock.runner.plan import KIND_DOCKERFILE, RunPlan
 from airlock.runner.runlog import RunLog
@@ -60,7 +59,6 @@ CANCELED_STATUS, TIMEOUT_STATUS, ERROR_STATUS = "Canceled", "Timeout", "Error"
 _ACR_STATUS = {SUCCEEDED: "successful", FAILED: "failed", SKIPPED: "skipped"}
 _TICK = 0.1
 NETWORK_ATTEMPTS = 3
-_NAMING_VERBS = frozenset({"tag", "untag", "rmi"})
 
 
 # What a worker reports of a step is what the run store keeps of it.
@@ -287,106 +285,6 @@ class RunExecutor:
                 if result.status != CANCELED_STATUS
                 else f"Run ID: {self.plan.run_id} was canceled after {spent}"
             )
-
-
-class NamingLockEngine(ContainerEngine):
-    """The engine, with the commands that change an image's names taken one at a time.
-
-    Podman 4.3 gives an image a name by reading its names and writing them back, so two
-    ``podman tag`` of one image at once (the seed's ``retag-base-image`` and
-    ``retag-base-image-unique-tag`` steps, both ``when: ['pull-base-image']``) may keep only
-    one of the new names, and the push that follows fails with "image not known". The lock
-    is a file of the store's engine folder, so runs of other threads and of other worker
-    processes on this machine wait for it too."""
-
-    def __init__(self, env: Mapping[str, str], binary: str = "podman", *, lock: Path) -> None:
-        super().__init__(env, binary)
-        self.lock = lock
-
-    def capture(
-        self, args: Sequence[str], *, timeout: float = 120.0, stdin: bytes | None = None
-    ) -> Captured:
-        with self._naming(args):
-            return super().capture(args, timeout=timeout, stdin=stdin)
-
-    def stream(
-        self,
-        args: Sequence[str],
-        on_line: Callable[[str], None],
-        *,
-        timeout: float,
-        cancel: threading.Event | None = None,
-        on_stop: Callable[[], None] | None = None,
-        cwd: Path | None = None,
-    ) -> Outcome:
-        with self._naming(args):
-            return super().stream(
-                args, on_line, timeout=timeout, cancel=cancel, on_stop=on_stop, cwd=cwd
-            )
-
-    @contextmanager
-    def _naming(self, args: Sequence[str]) -> Iterator[None]:
-        if not args or args[0] not in _NAMING_VERBS:
-            yield
-            return
-        fd = os.open(self.lock, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
-
-
-def dependency_json(base: BaseImage) -> dict[str, str | None]:
-    """A dependency as the worker API carries it."""
-    return {
-        "image": base.image,
-        "registry": base.registry,
-        "repository": base.repository,
-        "tag": base.tag,
-        "digest": base.digest,
-        "kind": base.kind,
-    }
-
-
-def dependencies_from_json(data: object) -> tuple[BaseImage, ...]:
-    """Dependencies from the worker API; InvalidArgumentError when they are not well formed."""
-    keys = ("image", "registry", "repository", "tag", "digest", "kind")
-    if not isinstance(data, list) or len(data) > 1000:
-        raise InvalidArgumentError("'dependencies' must be a list of at most 1000 objects")
-    found = []
-    for entry in data:
-        if not isinstance(entry, dict) or set(entry) != set(keys):
-            raise InvalidArgumentError(f"each dependency has exactly {', '.join(keys)}")
-        values = [entry[k] for k in keys]
-        if not all(isinstance(v, str) and len(v) <= 512 for v in values if v is not None):
-            raise InvalidArgumentError("dependency fields are strings of at most 512 characters")
-        if entry["kind"] not in ("runtime", "buildtime") or None in values[:4]:
-            raise InvalidArgumentError("a dependency needs an image, a reference and a kind")
-        found.append(BaseImage(*values))
-    return tuple(found)
-
-
-def dependency_report(dependencies: tuple[BaseImage, ...], commit: str) -> str:
-    """acr-builder's block: each image built, its runtime and buildtime bases, the commit."""
-    lines = [""]
-    by_image: dict[str, list[BaseImage]] = {}
-    for base in dependencies:
-        by_image.setdefault(base.image, []).append(base)
-    for image, bases in by_image.items():
-        registry, _, rest = image.partition("/")
-        repository, _, tag = rest.rpartition(":")
-        lines += ["- image:", f"    registry: {registry}", f"    repository: {repository}"]
-        lines.append(f"    tag: {tag}")
-        for base in bases:
-            key = "runtime-dependency" if base.kind == "runtime" else "buildtime-dependency"
-            lines += [f"  {key}:", f"    registry: {base.registry}"]
-            lines += [f"    repository: {base.repository}", f"    tag: {base.tag}"]
-            if base.digest:
-                lines.append(f"    digest: {base.digest}")
-        if commit:
-            lines += ["  git:", f"    git-head-revision: {commit}"]
-    return "\n".join(lines)
 
 
 def _duration(seconds: float) -> str:

@@ -37,7 +37,8 @@ from typing import Any
 import httpx
 
 from airlock.common.paths import default_home
-from airlock.runner.executor import RunResult, StepReport, dependency_json
+from airlock.runner.dependencies import dependency_json
+from airlock.runner.executor import RunResult, StepReport
 from airlock.runner.plan import RunPlan
 from airlock.runner.worker import HEARTBEAT_INTERVAL, WorkerPool
 

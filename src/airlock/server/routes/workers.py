@@ -28,7 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from airlock.errors import InvalidArgumentError
-from airlock.runner.executor import RunResult, StepReport, dependencies_from_json
+from airlock.runner.dependencies import dependencies_from_json
+from airlock.runner.executor import RunResult, StepReport
 from airlock.server.authz import Caller, Gate, GuardedRoute, Rule
 from airlock.server.routes.common import json_body, only, required_text, text, whole_number
 from airlock.server.services import Services
