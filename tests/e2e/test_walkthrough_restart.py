@@ -1,0 +1,271 @@
+# ruff: noqa: E501  (the hello-world task file follows the seed's line for line)
+"""The seed walkthrough across a server restart (real server, git, podman).
+
+Phase one builds the walkthrough's chain as ``test_walkthrough_chain`` does (node-public on a
+commit hook, the seed's gate base-import-node, hello-world), with the seed's hello-world task:
+it builds a busybox httpd page coloured by the base's ``$BACKGROUND_COLOR`` and deploys it
+itself with ``az container create`` (as the task's identity, its registry credentials from the
+key vault). Each task runs once by hand; the page answers Blue.
+
+Then the server restarts twice: once with the instance's container left running (it is kept,
+not replaced), once after the container was removed (the instance is brought back). Each
+time the page answers Blue at the same address and the runs are all still listed.
+
+Phase two, after the restarts: one commit of Green through the hook runs node-public
+(Commit), base-import-node (Image Update) and hello-world (Image Update), which redeploys the
+instance; the page answers Green at the same address. That is what "the triggers are still
+armed" means here.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_container_instances import containers_of, page, remove_container
+from tests.e2e.test_task_runs import reset_engine
+from tests.e2e.test_walkthrough_chain import (
+    APP,
+    BASE,
+    BASE_IMAGE_NODE,
+    HUB,
+    NODE_IMAGE,
+    NODE_PUBLIC_TASK,
+    PUBLIC,
+    TEST_SH,
+    cli,
+    git,
+    login,
+    run_by_hand,
+    runs,
+    task,
+    wait_for,
+)
+from tests.support.servers import Airlock, free_port, running_airlock
+from tests.support.walkthrough import IMPORT_BASEIMAGE_NODE, IMPORT_DOCKERFILE
+
+pytestmark = pytest.mark.podman
+
+WAIT = 180.0
+ACI_RG = "hello-world-aci-rg"
+ACI = "hello-world"
+KEYVAULT = "acr-task-credentials"
+
+# The page's colour is the base image's: the shell of CMD reads $BACKGROUND_COLOR at start.
+HELLO_DOCKERFILE = """\
+ARG REGISTRY_FROM_URL=
+FROM ${REGISTRY_FROM_URL}node:15-alpine
+CMD mkdir -p /www && echo "<html><body style='background:$BACKGROUND_COLOR'>hello world on $BACKGROUND_COLOR</body></html>" > /www/index.html && exec httpd -f -p 80 -h /www
+"""
+# The seed's importing-public-content hello-world task, with one line added:
+# --registry-login-server. Without it Airlock's `container create` ignores the registry
+# user and password (az infers the login server from an ACR image name) and the pull is
+# refused as anonymous.
+HELLO_TASK = """\
+version: v1.1.0
+secrets:
+  - id: registry-user
+    keyvault: https://{{.Values.KEYVAULT}}.vault.azure.net/secrets/registry-{{.Run.RegistryName}}-user
+  - id: registry-password
+    keyvault: https://{{.Values.KEYVAULT}}.vault.azure.net/secrets/registry-{{.Run.RegistryName}}-password
+steps:
+  # Build
+  - id: build-hello-world
+    build: >
+      --build-arg REGISTRY_FROM_URL={{.Values.REGISTRY_FROM_URL}}
+      -t {{.Run.Registry}}/hello-world:{{.Run.ID}}
+      -f Dockerfile
+      .
+  - id: push-images
+    when: ['build-hello-world']
+    push:
+    - "{{.Run.Registry}}/hello-world:{{.Run.ID}}"
+  - id: az-login
+    when: ['-']
+    cmd: az login --identity > /dev/null
+  - id: deploy-aci
+    when: ['az-login', 'push-images']
+    cmd: >
+      az container create
+      --resource-group "{{.Values.ACI_RG}}"
+      --name "{{.Values.ACI}}"
+      --image "{{.Run.Registry}}/hello-world:{{.Run.ID}}"
+      --registry-login-server "{{.Run.Registry}}"
+      --registry-username "{{index .Secrets "registry-user"}}"
+      --registry-password "{{index .Secrets "registry-password"}}"
+      --ip-address public
+      --ports 80
+"""
+TASKS = ((PUBLIC, "node-public"), (BASE, "base-import-node"), (APP, "hello-world"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
+    home = tmp_path_factory.mktemp("walkthrough-restart-home")
+    with running_airlock(home) as running:
+        for name in (HUB, PUBLIC, BASE, APP):
+            running.create_registry(name, port=free_port())
+        yield running
+    # Every container of this home's engine: the runs' and the instance's.
+    reset_engine(home)
+
+
+def ended(server: Airlock, registry: str, name: str, count: int) -> list[dict[str, Any]]:
+    """The task's runs once there are ``count`` and none is queued or running."""
+
+    def check() -> list[dict[str, Any]] | None:
+        found = runs(server, registry, name)
+        done = len(found) >= count and all(r["status"] not in ("Queued", "Running") for r in found)
+        return found if done else None
+
+    return list(wait_for(check, f"{count} ended run(s) of {name}", timeout=WAIT))
+
+
+def instance(server: Airlock) -> dict[str, Any]:
+    return dict(cli(server, "container", "show", "-g", ACI_RG, "-n", ACI))
+
+
+def colour_of(url: str) -> str:
+    """The background colour of the page at ``url`` (it answers within the wait)."""
+    found = re.search(r"background:([A-Za-z]+)", page(url, timeout=WAIT))
+    assert found, f"no background colour in the page at {url}"
+    return found.group(1)
+
+
+def stable_runs(server: Airlock) -> dict[str, list[tuple[str, str, str]]]:
+    """Every task's runs (id, trigger, status), all ended."""
+    return {
+        name: [(r["runId"], r["trigger"], r["status"]) for r in ended(server, registry, name, 1)]
+        for registry, name in TASKS
+    }
+
+
+def test_a_restart_keeps_the_instance_and_the_triggers(server: Airlock, tmp_path: Path) -> None:
+    # --- phase one: the walkthrough's setup, each task once by hand ----------------------
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    shutil.copy2("/bin/busybox", hub / "busybox")
+    (hub / "Dockerfile").write_text(NODE_IMAGE)
+    cli(server, "acr", "build", "-r", HUB, "--image", "node:15-alpine", "--no-logs", str(hub))
+
+    bare = tmp_path / "base-image-node.git"
+    work = tmp_path / "base-image-node"
+    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    git(tmp_path, "clone", "--quiet", str(bare), str(work))
+    git(work, "checkout", "--quiet", "-B", "main")
+
+    def commit(color: str) -> None:
+        (work / "Dockerfile").write_text(BASE_IMAGE_NODE.format(color=color))
+        git(work, "add", "Dockerfile")
+        git(work, "commit", "--quiet", "-m", f"background {color}")
+        git(work, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+
+    commit("Blue")
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "node-public.yaml").write_text(NODE_PUBLIC_TASK)
+    task(server, PUBLIC, "node-public", files / "node-public.yaml", f"file://{bare}#main", HUB)
+    cli(server, "acr", "task", "hook", "install", "-r", PUBLIC, "-n", "node-public",
+        "--repository", str(bare))  # fmt: skip
+
+    importer = tmp_path / "import-baseimage-node"
+    importer.mkdir()
+    (importer / "Dockerfile").write_text(IMPORT_DOCKERFILE)
+    (importer / "test.sh").write_text(TEST_SH)
+    (importer / "test.sh").chmod(0o755)
+    (importer / "acr-task.yaml").write_text(IMPORT_BASEIMAGE_NODE)
+    task(server, BASE, "base-import-node", importer / "acr-task.yaml", str(importer), PUBLIC)
+
+    # hello-world deploys itself: its identity reads the registry's credentials from the key
+    # vault and may create container groups in the instance's resource group.
+    cli(server, "group", "create", "-n", ACI_RG)
+    cli(server, "keyvault", "create", "--name", KEYVAULT)
+    user, password = server.admin_credentials(APP)
+    for kind, value in (("user", user), ("password", password)):
+        cli(server, "keyvault", "secret", "set", "--vault-name", KEYVAULT,
+            "--name", f"registry-{APP}-{kind}", "--value", value)  # fmt: skip
+    hello = tmp_path / "hello-world"
+    hello.mkdir()
+    (hello / "Dockerfile").write_text(HELLO_DOCKERFILE)
+    (hello / "acr-task.yaml").write_text(HELLO_TASK)
+    task(server, APP, "hello-world", hello / "acr-task.yaml", str(hello), BASE)
+    cli(server, "acr", "task", "update", "-r", APP, "-n", "hello-world",
+        "--set", f"KEYVAULT={KEYVAULT}", "--set", f"ACI={ACI}", "--set", f"ACI_RG={ACI_RG}")  # fmt: skip
+    principal = cli(server, "acr", "task", "show", "-r", APP, "-n", "hello-world")["identity"][
+        "principalId"
+    ]
+    cli(server, "keyvault", "set-policy", "--name", KEYVAULT, "--object-id", principal,
+        "--secret-permissions", "get")  # fmt: skip
+    group_id = cli(server, "group", "show", "-n", ACI_RG)["id"]
+    cli(server, "role", "assignment", "create", "--assignee", principal, "--role", "owner",
+        "--scope", group_id)  # fmt: skip
+
+    for registry, name in TASKS:
+        run_by_hand(server, registry, name)
+        first = ended(server, registry, name, 1)[0]
+        assert first["status"] == "Succeeded", (name, first)
+    before = stable_runs(server)
+    assert [len(r) for r in before.values()] == [1, 1, 1], before
+
+    made = instance(server)
+    assert made["provisioningState"] == "Succeeded", made
+    hello_run = before["hello-world"][0][0]
+    assert made["containers"][0]["image"] == f"{login(server, APP)}/hello-world:{hello_run}"
+    address, url = made["ipAddress"]["ip"], made["url"]
+    assert url.startswith(f"http://{address}")
+    assert colour_of(url) == "Blue"
+
+    # --- restart with the instance's container running: it is kept as it is -------------
+    kept = containers_of(server, ACI)
+    assert len(kept) == 1, kept
+    server.restart()
+    assert colour_of(url) == "Blue"
+    back = instance(server)
+    assert (back["ipAddress"]["ip"], back["url"]) == (address, url), back
+    assert containers_of(server, ACI) == kept
+    assert stable_runs(server) == before
+
+    # --- restart after the container was removed: the instance is brought back ----------
+    server.stop()
+    for container in containers_of(server, ACI):
+        remove_container(server, container)
+    assert containers_of(server, ACI) == []
+    server.restart()
+    assert colour_of(url) == "Blue"
+
+    def succeeded() -> dict[str, Any] | None:
+        shown = instance(server)
+        return shown if shown["provisioningState"] == "Succeeded" else None
+
+    back = wait_for(succeeded, "the instance to be Succeeded again", timeout=WAIT)
+    assert (back["ipAddress"]["ip"], back["url"]) == (address, url), back
+    assert back["containers"][0]["image"] == made["containers"][0]["image"]
+    revived = containers_of(server, ACI)
+    assert len(revived) == 1 and revived != kept, revived
+    assert stable_runs(server) == before
+
+    # --- phase two: one commit runs the chain; hello-world redeploys the page ------------
+    commit("Green")
+    public = ended(server, PUBLIC, "node-public", 2)
+    gate = ended(server, BASE, "base-import-node", 2)
+    app = ended(server, APP, "hello-world", 2)
+    assert (public[0]["trigger"], public[0]["status"]) == ("Commit", "Succeeded"), public[0]
+    assert (gate[0]["trigger"], gate[0]["status"]) == ("Image Update", "Succeeded"), gate[0]
+    assert (app[0]["trigger"], app[0]["status"]) == ("Image Update", "Succeeded"), app[0]
+    # The runs from before the restarts are still there, unchanged, under the new ones.
+    for (_, name), found in zip(TASKS, (public, gate, app), strict=True):
+        assert [(r["runId"], r["trigger"], r["status"]) for r in found[1:]] == before[name]
+
+    redeployed = instance(server)
+    assert redeployed["containers"][0]["image"] == (
+        f"{login(server, APP)}/hello-world:{app[0]['runId']}"
+    )
+    assert (redeployed["ipAddress"]["ip"], redeployed["url"]) == (address, url), redeployed
+    # deploy-aci waited for the replacement to answer before the run ended.
+    assert colour_of(url) == "Green"
+    assert len(containers_of(server, ACI)) == 1
