@@ -20,6 +20,7 @@ from airlock.cli import (
     ad,
     container,
     credential,
+    demo,
     doctor,
     group,
     identity,
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.register(commands)
     worker.register(commands)
     doctor.register(commands)
+    demo.register(commands)
     account.register(commands)
     account_parser = commands.add_parser(
         "account", help="Show the signed-in account.", description="The signed-in account."

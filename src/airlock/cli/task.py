@@ -71,9 +71,11 @@ def _add_create_and_update(subparsers: Subparsers) -> None:
         parser.add_argument(
             "--file",
             "-f",
-            help="The task file (ACR's multi-step YAML), read here; or a Dockerfile (named "
-            "Dockerfile, Containerfile or *.dockerfile, or any file with --image), a path "
-            "relative to the context that the server reads from the context.",
+            help="The task file (ACR's multi-step YAML): a file on this machine, or else, as "
+            "ACR reads it, a path inside --context that the server reads from the context "
+            "when the task is created or updated; or a Dockerfile (named Dockerfile, "
+            "Containerfile or *.dockerfile, or any file with --image), a path relative to the "
+            "context that the server reads from the context at each run.",
         )
         parser.add_argument("--cmd", help="A command to run in a container, as one step.")
         parser.add_argument(
@@ -275,7 +277,12 @@ def _body(args: argparse.Namespace, create: bool) -> dict[str, Any]:
         body["fileName"] = context_file_name(args.file, args.context)
     elif args.file is not None:
         path = Path(args.file)
-        body.update(kind="file", file=read_file(path, "task file"), fileName=path.name)
+        if path.exists() or not _context_may_hold(args, create):
+            body.update(kind="file", file=read_file(path, "task file"), fileName=path.name)
+        else:
+            # As ACR: the file is the context's, read by the server from it (a git clone).
+            body.update(kind="file", fileName=context_file_name(args.file, args.context))
+            body["fileFromContext"] = True
     elif args.cmd is not None:
         body.update(kind="cmd", cmd=args.cmd)
     if "kind" in body and not dockerfile and _dockerfile_options_given(args):
@@ -388,6 +395,13 @@ def is_dockerfile(file: str, with_images: bool) -> bool:
     """Whether ``--file`` names a Dockerfile (built from the context) or a task file."""
     name = PurePath(file).name
     return with_images or name in _DOCKERFILE_NAMES or name.endswith(_DOCKERFILE_SUFFIXES)
+
+
+def _context_may_hold(args: argparse.Namespace, create: bool) -> bool:
+    """Whether a --file that is not on this machine may be the context's (ACR's reading)."""
+    if args.context is None:
+        return not create  # an update keeps the task's context
+    return bool(args.context != "/dev/null")
 
 
 def context_file_name(file: str, context: str | None) -> str:

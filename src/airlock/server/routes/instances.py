@@ -151,11 +151,16 @@ def _draft(body: dict[str, Any], name: str) -> Instance:
         raise InvalidArgumentError(
             "--registry-username and --registry-password go together", "InvalidCredentials"
         )
+    image = check_image(required_text(body, "image", limit=512))
+    login_server = text(body, "registryLoginServer", limit=255) or None
+    if username and login_server is None:
+        # As az does: credentials without a login server are for the image's own registry.
+        login_server = _registry_of(image)
     return Instance(
         id="",
         resource_group="",
         name=name,
-        image=check_image(required_text(body, "image", limit=512)),
+        image=image,
         ip_address="",
         ports=tuple(Port(p, p) for p in check_ports(ports)),
         environment=check_environment(_mapping(body, "environmentVariables")),
@@ -163,9 +168,20 @@ def _draft(body: dict[str, Any], name: str) -> Instance:
         restart_policy=check_restart_policy(text(body, "restartPolicy") or "Always"),
         state="Pending",
         provisioning_state="Creating",
-        login_server=text(body, "registryLoginServer", limit=255) or None,
+        login_server=login_server,
         username=username or None,
         password=password or None,
+    )
+
+
+def _registry_of(image: str) -> str:
+    first, slash, _ = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    raise InvalidArgumentError(
+        f"--registry-username and --registry-password are for the image's registry, and "
+        f"{image!r} names none; give --registry-login-server",
+        "InvalidCredentials",
     )
 
 

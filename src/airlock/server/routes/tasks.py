@@ -22,10 +22,12 @@ from airlock.auth import roles
 from airlock.errors import InvalidArgumentError
 from airlock.registry.registries import RegistryRecord
 from airlock.runner import ContextKind, check_reachable, parse_context
+from airlock.runner.context_files import read_context_file
+from airlock.runner.contexts import ContextSpec
 from airlock.runner.plan import KIND_CMD, KIND_DOCKERFILE, KIND_FILE
 from airlock.runs.tasks import DEFAULT_TIMEOUT, ENABLED, Task, TaskSpec
 from airlock.server.authz import Caller, Gate, GuardedRoute, Rule, registry_scope
-from airlock.server.routes.common import json_body, only, text, whole_number
+from airlock.server.routes.common import boolean, json_body, only, text, whole_number
 from airlock.server.routes.definitions import (
     DEFINITION_FIELDS,
     check_definition,
@@ -63,6 +65,7 @@ _FIELDS = (
     "status",
     "gitAccessToken",
     "assignIdentity",
+    "fileFromContext",
     *TRIGGER_FIELDS,
 )
 _LOCAL_CONTEXTS = "Microsoft.Authorization/*"  # held by Owner (and UAA) only
@@ -154,7 +157,6 @@ async def _spec(body: dict[str, Any], caller: Caller, gate: Gate, current: Task 
     values = {**(current.values if current else {}), **mapping(body, "values")}
     secrets = {k: str(v) for k, v in mapping(body, "secretValues").items()}
     MASKER.add_many(secrets.values())
-    kind, definition, source = _definition(body, current, {**values, **secrets}, secrets)
     given_context = current is None or "context" in body
     context = (
         parse_context(current.context) if current and not given_context else read_context(body)
@@ -162,6 +164,9 @@ async def _spec(body: dict[str, Any], caller: Caller, gate: Gate, current: Task 
     token = text(body, "gitAccessToken")
     if token:
         MASKER.add(token)
+    if boolean(body, "fileFromContext"):
+        body = await _with_file_from_context(body, context, token, gate, caller, current)
+    kind, definition, source = _definition(body, current, {**values, **secrets}, secrets)
     if on_this_machine(context):
         gate.require(caller, _LOCAL_CONTEXTS, roles.SERVER_SCOPE)
     if given_context:
@@ -183,6 +188,31 @@ async def _spec(body: dict[str, Any], caller: Caller, gate: Gate, current: Task 
         timeout=timeout or (current.timeout if current else DEFAULT_TIMEOUT),
         status=text(body, "status") or (current.status if current else ENABLED),
     )
+
+
+async def _with_file_from_context(
+    body: dict[str, Any],
+    context: ContextSpec,
+    token: str | None,
+    gate: Gate,
+    caller: Caller,
+    current: Task | None,
+) -> dict[str, Any]:
+    """ACR reads ``-f`` from the context: the body names the file (``fileName``), the server
+    reads it (a git clone or a folder copy, off the event loop) and carries on as if the
+    CLI had sent it."""
+    if text(body, "file") is not None or kind_of(body) not in (None, KIND_FILE):
+        raise InvalidArgumentError("'fileFromContext' goes with a task file name only")
+    name = text(body, "fileName", limit=255)
+    if not name:
+        raise InvalidArgumentError("'fileFromContext' needs 'fileName', the file's path in it")
+    if on_this_machine(context):
+        gate.require(caller, _LOCAL_CONTEXTS, roles.SERVER_SCOPE)
+    secret = token or (gate.services.tasks.git_token(current) if current else None)
+    found = await asyncio.to_thread(
+        lambda: read_context_file(context, name, secret, protected=(gate.services.home,))
+    )
+    return {**body, "kind": KIND_FILE, "file": found, "fileName": name}
 
 
 def _definition(
