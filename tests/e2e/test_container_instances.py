@@ -2,7 +2,11 @@
 
 A busybox httpd image is built with ``acr build`` into a registry of the server, run with
 ``airlock container create`` on the instance's own loopback address, replaced in place by
-another image, brought back after the server restarts without its container, and deleted.
+another image while a poller asks for the page every 50 ms (every answer must be the old or
+the new page: the instance's address is served by a relay in the server that switches to the
+new container once it answers, before the old one is removed), found again after the server
+restarts with its container still running, brought back after the server restarts without
+its container, and deleted.
 """
 
 from __future__ import annotations
@@ -109,27 +113,39 @@ def remove_container(server: Airlock, container: str) -> None:
 
 
 class Poller(threading.Thread):
-    """Asks for the page every 50 ms; keeps the longest interval between two answers."""
+    """Asks for the page every 50 ms; keeps every answer's status and page, and every failure
+    (no speed is asserted on: a slow answer is an answer)."""
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
         self.url, self.done, self.longest_gap = url, threading.Event(), 0.0
-        self.answers = self.failures = 0
+        self.answers: list[tuple[int, str]] = []
+        self.failures: list[str] = []
 
     def run(self) -> None:
         last_answer: float | None = None
         while not self.done.is_set():
             try:
-                with urllib.request.urlopen(self.url, timeout=1) as answer:
-                    answer.read()
+                with urllib.request.urlopen(self.url, timeout=30) as answer:
+                    self.answers.append((answer.status, answer.read().decode()))
                 now = time.monotonic()
                 if last_answer is not None:
                     self.longest_gap = max(self.longest_gap, now - last_answer)
                 last_answer = now
-                self.answers += 1
-            except OSError:
-                self.failures += 1
+            except OSError as exc:  # refused, reset, or an HTTP error status
+                self.failures.append(repr(exc))
             time.sleep(0.05)
+
+    def wait_for(self, count: int, timeout: float = 60.0) -> None:
+        """Until ``count`` more answers or failures came (or ``timeout`` passed)."""
+        wanted = len(self.answers) + len(self.failures) + count
+        deadline = time.monotonic() + timeout
+        while len(self.answers) + len(self.failures) < wanted and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
 
 
 def test_create_replace_restart_and_delete(server: Airlock, tmp_path: Path) -> None:
@@ -153,27 +169,43 @@ def test_create_replace_restart_and_delete(server: Airlock, tmp_path: Path) -> N
     listed = json.loads(ok(server, "container", "list", "-g", GROUP, "-o", "json").stdout)
     assert [i["name"] for i in listed] == ["hello-world"]
 
-    # Create again with another image: same name, same address, the new page.
+    # Create again with another image: same name, same address, the new page, and the page
+    # answered every poll while the container was replaced.
+    ident = "hello-world"
+    (blue_container,) = containers_of(server, ident)
     poller = Poller(url)
     poller.start()
+    poller.wait_for(3)
     replaced = create(server, "hello-world", green)
-    assert "green" in page(url)
-    time.sleep(0.5)
-    poller.done.set()
-    poller.join()
+    poller.wait_for(5)
+    poller.stop()
     print(
-        f"replacement: {poller.answers} answers, {poller.failures} failures, "
+        f"replacement: {len(poller.answers)} answers, {len(poller.failures)} failures, "
         f"longest interval between two answers {poller.longest_gap:.2f} s"
     )
+    assert poller.failures == []
+    assert {status for status, _ in poller.answers} == {200}
+    pages = ["blue" if "blue" in text else "green" if "green" in text else text
+             for _, text in poller.answers]  # fmt: skip
+    switched = pages.index("green")
+    assert switched > 0 and set(pages[:switched]) == {"blue"}, pages
+    assert set(pages[switched:]) == {"green"}, pages
     assert replaced["ipAddress"]["ip"] == address and replaced["url"] == url
     assert replaced["containers"][0]["image"] == green
     assert "green" in page(url)
-    ident = "hello-world"
-    assert len(containers_of(server, ident)) == 1
+    (green_container,) = containers_of(server, ident)
+    assert green_container != blue_container
 
     ok(server, "container", "restart", "-g", GROUP, "-n", "hello-world")
     assert "green" in page(url)
     ok(server, "container", "logs", "-g", GROUP, "-n", "hello-world")
+
+    # The server restarts while the container runs: the same container answers again.
+    server.restart()
+    assert "green" in page(url, timeout=60)
+    assert containers_of(server, ident) == [green_container]
+    shown = show(server, "hello-world")
+    assert shown["instanceView"]["state"] == "Running" and shown["url"] == url
 
     # The server restarts after its container was removed: the instance comes back.
     server.stop()
@@ -181,7 +213,8 @@ def test_create_replace_restart_and_delete(server: Airlock, tmp_path: Path) -> N
         remove_container(server, container)
     server.restart()
     assert "green" in page(url, timeout=60)
-    assert show(server, "hello-world")["ipAddress"]["ip"] == address
+    shown = show(server, "hello-world")
+    assert shown["ipAddress"]["ip"] == address and shown["url"] == url
 
     ok(server, "container", "delete", "-g", GROUP, "-n", "hello-world", "--yes")
     deadline = time.monotonic() + 30

@@ -1,17 +1,29 @@
-"""Running instances on the engine: pull, run on the instance's loopback address, replace in
-place, restart, logs, remove.
+"""Running instances on the engine: pull, run behind the instance's loopback address, replace
+in place, restart, logs, remove.
 
 Each instance has a folder of its own under ``home/instances/<id>`` holding the auth file its
-registry login goes to (never the engine's global one). Replacement: the new image is pulled
-and its container created (nothing bound yet) while the old one serves; then the old one is
-removed and the new one started on the same address and ports, and the ports are checked
-with a TCP connect. The page is unreachable only between those two (``swap_seconds``).
+registry login goes to (never the engine's global one). A container publishes its ports on
+``127.0.0.1`` at ports the engine picks (its backends, read back with ``podman inspect``:
+nothing about them is stored); the instance's address and host ports (``127.0.0.10:80``) are
+served by relays in the server process that forward to the current backends
+(``airlock.instances.proxy``).
+
+Replacement, as ``az container create`` on an existing name: the new image is pulled and its
+container created and started on backends of its own while the old one serves; once the new
+one answers (a TCP connect on each port) the relays switch to it, the connections still open
+on the old one are given a few seconds to finish, and then the old container is removed. The
+address answers throughout. If the new container fails, the relays stay on the old one.
+
+While the server is down the addresses do not answer (the containers keep running); when it
+starts, ``revive`` opens the relays again for the containers still running and deploys again
+the instances whose container is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import socket
@@ -25,24 +37,29 @@ from airlock.engine.config import engine_env
 from airlock.engine.containers import ContainerEngine
 from airlock.engine.errors import EngineError
 from airlock.instances.model import RESTART_POLICIES, Instance, Port
+from airlock.instances.proxy import Backend, InstanceProxies
 from airlock.instances.store import InstanceStore
 
 log = logging.getLogger("airlock.instances")
 LABEL = "airlock.instance"
 _ANSWER_TIMEOUT = 30.0
 _PULL_TIMEOUT = 600.0
+_DRAIN_TIMEOUT = 5.0  # how long connections on a replaced container may take to finish
+_BACKEND_HOST = "127.0.0.1"  # where containers publish their ports for the relays
 
 
 class InstanceDeployer:
     """Engine work runs in threads; the records are read and written on the event loop only
     (the database connection belongs to it, see ``airlock.db.engine``)."""
 
-    def __init__(self, home: Path, store: InstanceStore) -> None:
+    def __init__(
+        self, home: Path, store: InstanceStore, proxies: InstanceProxies | None = None
+    ) -> None:
         self.home = home
         self.store = store
+        self.proxies = proxies if proxies is not None else InstanceProxies()
         self._locks: dict[str, asyncio.Lock] = {}
         self._jobs: set[asyncio.Task[None]] = set()
-        self.swap_seconds: float | None = None  # how long the last replacement left no server
 
     # --- what the routes call (on the event loop) ---------------------------------------
 
@@ -52,18 +69,35 @@ class InstanceDeployer:
         task.add_done_callback(self._jobs.discard)
 
     async def deploy(self, record: Instance) -> None:
-        """Pull the image and run it, replacing the instance's current container if any."""
+        """Pull the image and run it, replacing the instance's current container if any: the
+        relays switch to the new container once it answers, then the old one is removed."""
+        name = f"aci-{record.name}-{uuid.uuid4().hex[:8]}"
+        owned = self.proxies.ports(record.id)
         try:
-            name, ports, digest = await asyncio.to_thread(self._prepare, record)
-            await asyncio.to_thread(self._swap, record, name, ports)
+            ports, digest = await asyncio.to_thread(self._prepare, record, name, owned)
+            backends = await asyncio.to_thread(self._start, record, name, ports)
+            current = self.store.find(record.resource_group, record.name)
+            if current is None or current.id != record.id:  # deleted meanwhile
+                await asyncio.to_thread(self._remove_named, record, name)
+                return
+            replaced = await self._route(record, ports, backends)
         except EngineError as exc:
             log.warning("instance %s: %s", record.name, exc)
+            # Only containers the relays forward to are left on the engine.
+            await asyncio.to_thread(self._discard, record, name)
             self.store.set_state(
                 record.id, state="Failed", provisioning_state="Failed", message=str(exc)
             )
             return
+        except Exception:
+            await asyncio.to_thread(self._discard, record, name)
+            raise
+        if not await self.proxies.drained(record.id, replaced, _DRAIN_TIMEOUT):
+            log.info("instance %s: connections to the old container cut", record.name)
+        await asyncio.to_thread(self._remove_others, record, name)
         current = self.store.find(record.resource_group, record.name)
         if current is None or current.id != record.id:  # deleted meanwhile
+            await self.proxies.close(record.id)
             await asyncio.to_thread(self._remove_named, record, name)
             return
         self.store.save(
@@ -77,30 +111,45 @@ class InstanceDeployer:
                 message=None,
             )
         )
+        if replaced:
+            log.info("instance %s replaced (its address answered throughout)", record.name)
 
     async def restart(self, record: Instance) -> None:
-        restarted = bool(record.container) and await asyncio.to_thread(self._restart, record)
-        if restarted:
-            self.store.set_state(record.id, state="Running", message=None)
-            return
+        if record.container:
+            backends = await asyncio.to_thread(self._restart, record)
+            if backends is not None:
+                try:
+                    await self._route(record, record.ports, backends)
+                except EngineError as exc:
+                    log.warning("instance %s: %s", record.name, exc)
+                else:
+                    self.store.set_state(record.id, state="Running", message=None)
+                    return
         await self.deploy(record)
 
     async def remove(self, record: Instance) -> None:
+        await self.proxies.close(record.id)
         await asyncio.to_thread(self._remove_containers, record)
         await asyncio.to_thread(shutil.rmtree, self._folder(record), True)
 
     async def revive(self) -> list[str]:
-        """Start again every instance whose container is gone (after a reboot, or a crash);
-        returns their names."""
+        """Open the relays again for every instance whose container still runs, and start
+        again every instance whose container is gone (after a reboot, or a crash); returns the
+        names of the latter."""
         revived = []
         for record in self.store.all():
-            if record.provisioning_state == "Creating" or not await asyncio.to_thread(
-                self._running, record
-            ):
-                self.store.set_state(record.id, provisioning_state="Creating")
-                self.in_background(record, self.deploy)
-                revived.append(record.name)
+            # One whose deploy the server's stop cut short serves meanwhile, if it still can.
+            attached = await self._reattach(record)
+            if attached and record.provisioning_state != "Creating":
+                continue
+            self.store.set_state(record.id, provisioning_state="Creating")
+            self.in_background(record, self.deploy)
+            revived.append(record.name)
         return revived
+
+    async def close(self) -> None:
+        """Stop every relay (the server stops; the containers keep running)."""
+        await self.proxies.close_all()
 
     def logs(self, record: Instance, tail: int | None = None) -> str:
         """The container's output (blocking: call it from a thread)."""
@@ -125,8 +174,42 @@ class InstanceDeployer:
                 with contextlib.suppress(Exception):
                     self.store.set_state(record.id, state="Failed", provisioning_state="Failed")
 
-    def _prepare(self, record: Instance) -> tuple[str, tuple[Port, ...], str | None]:
-        """Log in, pull, and create the new container (nothing bound yet)."""
+    async def _route(
+        self, record: Instance, ports: tuple[Port, ...], backends: dict[int, int]
+    ) -> list[Backend]:
+        """Point the instance's relays at ``backends`` (container port -> backend port);
+        returns the backends replaced."""
+        routes = {p.host_port: (_BACKEND_HOST, backends[p.port]) for p in ports}
+        try:
+            return await self.proxies.route(record.id, record.ip_address, routes)
+        except (OSError, ValueError) as exc:
+            listed = ", ".join(str(p) for p in routes)
+            raise EngineError(
+                f"cannot listen on {record.ip_address} port {listed}: {exc}"
+            ) from None
+
+    async def _reattach(self, record: Instance) -> bool:
+        """Open the relays of an instance whose container still runs; False when it must be
+        deployed again."""
+        running, backends = await asyncio.to_thread(self._inspect, record)
+        if running and backends is not None:
+            try:
+                await self._route(record, record.ports, backends)
+            except EngineError as exc:
+                log.warning("instance %s: %s; deploying it again", record.name, exc)
+                return False
+            log.info("instance %s: relays open again on %s", record.name, record.ip_address)
+            return True
+        if running:  # published on the instance's address itself (before the relays)
+            await asyncio.to_thread(self._remove_containers, record)
+        return False
+
+    # --- the parts (in threads, no database) --------------------------------------------
+
+    def _prepare(
+        self, record: Instance, name: str, owned: frozenset[int]
+    ) -> tuple[tuple[Port, ...], str | None]:
+        """Log in, pull, and create the new container (its ports published on backends)."""
         _check_registry_answers(record)
         engine = self._engine(record)
         self._login(engine, record)
@@ -134,48 +217,87 @@ class InstanceDeployer:
         if not pulled.ok:
             raise EngineError(f"cannot pull {record.image}: {pulled.reason()}")
         digest = self._digest(engine, record.image)
-        ports = tuple(self._host_port(record, p.port) for p in record.ports)
-        name = f"aci-{record.name}-{uuid.uuid4().hex[:8]}"
+        ports = tuple(self._host_port(record, p.port, owned) for p in record.ports)
         self._create(engine, record, ports, name)
-        return name, ports, digest
+        return ports, digest
 
-    def _swap(self, record: Instance, name: str, ports: tuple[Port, ...]) -> None:
-        """Remove the old container and start the new one on the same address and ports."""
+    def _start(self, record: Instance, name: str, ports: tuple[Port, ...]) -> dict[int, int]:
+        """Start the new container and wait until it answers on each of its backends;
+        returns container port -> backend port."""
         engine = self._engine(record)
-        started = time.monotonic()
-        if record.container:
-            engine.capture(["rm", "--force", "--time", "0", record.container])
-        try:
-            done = engine.capture(["start", name])
-            if not done.ok:
-                raise EngineError(f"cannot start the container: {done.reason()}")
-            self._wait_answering(record.ip_address, ports)
-        except EngineError:
-            # Only the instance's current container is ever left on the engine.
-            engine.capture(["rm", "--force", "--time", "0", name])
-            raise
-        if record.container:
-            self.swap_seconds = time.monotonic() - started
-            log.info(
-                "instance %s replaced: %.2f s without a server", record.name, self.swap_seconds
-            )
+        done = engine.capture(["start", name])
+        if not done.ok:
+            raise EngineError(f"cannot start the container: {done.reason()}")
+        backends = self._backends(engine, name, ports)
+        if backends is None:
+            raise EngineError(f"the engine published no {_BACKEND_HOST} port for the container")
+        self._wait_answering(_BACKEND_HOST, backends)
+        return backends
 
-    def _restart(self, record: Instance) -> bool:
+    def _restart(self, record: Instance) -> dict[int, int] | None:
+        """Restart the container; its backends, or None when it could not be restarted."""
         assert record.container is not None
-        return self._engine(record).capture(["restart", "--time", "2", record.container]).ok
+        engine = self._engine(record)
+        if not engine.capture(["restart", "--time", "2", record.container]).ok:
+            return None
+        return self._backends(engine, record.container, record.ports)
+
+    def _inspect(self, record: Instance) -> tuple[bool, dict[int, int] | None]:
+        """Whether the instance's container runs, and its backends (None if it has none)."""
+        if not record.container:
+            return False, None
+        engine = self._engine(record)
+        found = engine.capture(["inspect", "--format", "{{.State.Running}}", record.container])
+        if not (found.ok and found.stdout.strip() == "true"):
+            return False, None
+        return True, self._backends(engine, record.container, record.ports)
+
+    def _backends(
+        self, engine: ContainerEngine, container: str, ports: tuple[Port, ...]
+    ) -> dict[int, int] | None:
+        """Container port -> the port it is published on at 127.0.0.1 (chosen by the engine
+        at create), or None when one of ``ports`` is not published there."""
+        found = engine.capture(
+            ["inspect", "--format", "{{json .NetworkSettings.Ports}}", container]
+        )
+        try:
+            published = json.loads(found.stdout) if found.ok else None
+        except ValueError:
+            published = None
+        if not isinstance(published, dict):
+            published = {}
+        backends = {}
+        for port in ports:
+            bindings = published.get(f"{port.port}/tcp") or []
+            numbers = [
+                int(b["HostPort"])
+                for b in bindings
+                if isinstance(b, dict)
+                and b.get("HostIp") == _BACKEND_HOST
+                and str(b.get("HostPort", "")).isdigit()
+            ]
+            if not numbers:
+                return None
+            backends[port.port] = numbers[0]
+        return backends
+
+    def _discard(self, record: Instance, name: str) -> None:
+        self._engine(record).capture(["rm", "--force", "--time", "0", name])
 
     def _remove_named(self, record: Instance, name: str) -> None:
-        self._engine(record).capture(["rm", "--force", "--time", "0", name])
+        self._discard(record, name)
         self._remove_containers(record)
 
     def _remove_containers(self, record: Instance) -> None:
-        if not record.container:
-            return  # a deploy in flight removes its own container when it sees the delete
+        self._remove_others(record, keep=None)
+
+    def _remove_others(self, record: Instance, keep: str | None) -> None:
+        """Remove the instance's containers but ``keep``."""
         engine = self._engine(record)
         listed = engine.capture(
-            ["ps", "--all", "--quiet", "--filter", f"label={LABEL}={record.id}"]
+            ["ps", "--all", "--format", "{{.Names}}", "--filter", f"label={LABEL}={record.id}"]
         )
-        containers = listed.stdout.split() if listed.ok else []
+        containers = [c for c in listed.stdout.split() if c != keep] if listed.ok else []
         if containers:
             engine.capture(["rm", "--force", "--time", "0", *containers])
 
@@ -208,13 +330,13 @@ class InstanceDeployer:
         found = engine.capture(["image", "inspect", "--format", "{{.Digest}}", image])
         return found.stdout.strip() or None if found.ok else None
 
-    def _host_port(self, record: Instance, port: int) -> Port:
+    def _host_port(self, record: Instance, port: int, owned: frozenset[int]) -> Port:
+        """The host port the instance's relay listens on for ``port``: ``port`` itself, unless
+        something else holds it on the instance's address (then a free one, kept after)."""
         for known in record.ports:
             if known.port == port and known.host_port != port:
                 return known  # already remapped: keep the URL the user was given
-        if _can_bind(record.ip_address, port):
-            return Port(port, port)
-        if record.container:  # in use by this instance's own container
+        if port in owned or _can_bind(record.ip_address, port):
             return Port(port, port)
         return Port(port, _free_port(record.ip_address))
 
@@ -230,30 +352,21 @@ class InstanceDeployer:
             "--restart",
             RESTART_POLICIES[record.restart_policy],
         ]
-        for port in ports:
-            args += ["--publish", f"{record.ip_address}:{port.host_port}:{port.port}"]
+        for port in ports:  # the engine picks the backend port; the relay serves host_port
+            args += ["--publish", f"{_BACKEND_HOST}::{port.port}"]
         for variable in {**record.environment, **record.secure_environment}:
             args += ["--env", variable]
         created = engine.capture([*args, record.image])
         if not created.ok:
             raise EngineError(f"cannot create the container: {created.reason()}")
 
-    def _running(self, record: Instance) -> bool:
-        if not record.container:
-            return False
-        found = self._engine(record).capture(
-            ["inspect", "--format", "{{.State.Running}}", record.container]
-        )
-        return found.ok and found.stdout.strip() == "true"
-
-    def _wait_answering(self, address: str, ports: tuple[Port, ...]) -> None:
+    def _wait_answering(self, address: str, backends: dict[int, int]) -> None:
         deadline = time.monotonic() + _ANSWER_TIMEOUT
-        for port in ports:
-            while not _answers(address, port.host_port):
+        for port, backend in backends.items():
+            while not _answers(address, backend):
                 if time.monotonic() > deadline:
                     raise EngineError(
-                        f"the container does not answer on port {port.port} "
-                        f"within {_ANSWER_TIMEOUT:g} s"
+                        f"the container does not answer on port {port} within {_ANSWER_TIMEOUT:g} s"
                     )
                 time.sleep(0.05)
 
@@ -284,6 +397,8 @@ def _is_loopback_host(host: str) -> bool:
 
 def _can_bind(address: str, port: int) -> bool:
     with socket.socket() as probe:
+        # As the relay binds: connections it closed (TIME_WAIT) do not hold the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((address, port))
         except OSError:
