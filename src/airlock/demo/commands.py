@@ -51,10 +51,9 @@ class AirlockCLI:
     def run(self, *args: Arg, show_output: bool = True, check: bool = True) -> str:
         """Print the command, run it, print its output; the output is returned."""
         self.console.command("airlock " + _shown(args))
-        done = self._call(args)
+        done = self._call(args, merged=True)  # progress on stderr stays in its place
         if show_output:
             self.console.output(done.stdout)
-        self.console.output(done.stderr)
         if check and done.returncode != 0:
             raise DemoError(f"'airlock {_shown(args)}' failed with exit status {done.returncode}")
         return done.stdout
@@ -86,12 +85,15 @@ class AirlockCLI:
     def succeeds(self, *args: Arg) -> bool:
         return self._call(args).returncode == 0
 
-    def _call(self, args: tuple[Arg, ...]) -> subprocess.CompletedProcess[str]:
+    def _call(
+        self, args: tuple[Arg, ...], merged: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         try:
             return subprocess.run(
                 [sys.executable, "-m", "airlock", *_values(args)],
                 env=self.env,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT if merged else subprocess.PIPE,
                 text=True,
                 timeout=_TIMEOUT,
                 check=False,

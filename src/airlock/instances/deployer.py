@@ -147,8 +147,11 @@ class InstanceDeployer:
             revived.append(record.name)
         return revived
 
-    async def close(self) -> None:
-        """Stop every relay (the server stops; the containers keep running)."""
+    async def close(self, grace: float = 15.0) -> None:
+        """Let the jobs in flight end (a delete's container removal must not be cut short by
+        a stop right after it), then stop every relay (the containers keep running)."""
+        if self._jobs:
+            await asyncio.wait(set(self._jobs), timeout=grace)
         await self.proxies.close_all()
 
     def logs(self, record: Instance, tail: int | None = None) -> str:

@@ -113,6 +113,7 @@ async def _serve(port: int, home: Path) -> int:
     # The pool's threads report through this loop: stopped from another thread.
     await asyncio.to_thread(pool.stop)
     await http.shutdown(grace=10.0)
+    await services.instance_deployer.close()
     services.close()
     log.info("stopped")
     return 0
