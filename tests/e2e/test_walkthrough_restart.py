@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (the hello-world task file follows the seed's line for line)
 """The seed walkthrough across a server restart (real server, git, podman).
 
 Phase one builds the walkthrough's chain as ``test_walkthrough_chain`` does (node-public on a
@@ -56,51 +55,9 @@ ACI_RG = "hello-world-aci-rg"
 ACI = "hello-world"
 KEYVAULT = "acr-task-credentials"
 
-# The page's colour is the base image's: the shell of CMD reads $BACKGROUND_COLOR at start.
-HELLO_DOCKERFILE = """\
-ARG REGISTRY_FROM_URL=
-FROM ${REGISTRY_FROM_URL}node:15-alpine
-CMD mkdir -p /www && echo "<html><body style='background:$BACKGROUND_COLOR'>hello world on $BACKGROUND_COLOR</body></html>" > /www/index.html && exec httpd -f -p 80 -h /www
-"""
-# The seed's importing-public-content hello-world task, with one line added:
-# --registry-login-server. Without it Airlock's `container create` ignores the registry
-# user and password (az infers the login server from an ACR image name) and the pull is
-# refused as anonymous.
-HELLO_TASK = """\
-version: v1.1.0
-secrets:
-  - id: registry-user
-    keyvault: https://{{.Values.KEYVAULT}}.vault.azure.net/secrets/registry-{{.Run.RegistryName}}-user
-  - id: registry-password
-    keyvault: https://{{.Values.KEYVAULT}}.vault.azure.net/secrets/registry-{{.Run.RegistryName}}-password
-steps:
-  # Build
-  - id: build-hello-world
-    build: >
-      --build-arg REGISTRY_FROM_URL={{.Values.REGISTRY_FROM_URL}}
-      -t {{.Run.Registry}}/hello-world:{{.Run.ID}}
-      -f Dockerfile
-      .
-  - id: push-images
-    when: ['build-hello-world']
-    push:
-    - "{{.Run.Registry}}/hello-world:{{.Run.ID}}"
-  - id: az-login
-    when: ['-']
-    cmd: az login --identity > /dev/null
-  - id: deploy-aci
-    when: ['az-login', 'push-images']
-    cmd: >
-      az container create
-      --resource-group "{{.Values.ACI_RG}}"
-      --name "{{.Values.ACI}}"
-      --image "{{.Run.Registry}}/hello-world:{{.Run.ID}}"
-      --registry-login-server "{{.Run.Registry}}"
-      --registry-username "{{index .Secrets "registry-user"}}"
-      --registry-password "{{index .Secrets "registry-password"}}"
-      --ip-address public
-      --ports 80
-"""
+# The app of examples/hello-world: the seed's task file verbatim (it deploys itself with
+# `az container create`), and a busybox httpd page coloured by the base's $BACKGROUND_COLOR.
+HELLO_WORLD = Path(__file__).resolve().parents[2] / "examples" / "hello-world"
 TASKS = ((PUBLIC, "node-public"), (BASE, "base-import-node"), (APP, "hello-world"))
 
 
@@ -132,7 +89,7 @@ def instance(server: Airlock) -> dict[str, Any]:
 
 def colour_of(url: str) -> str:
     """The background colour of the page at ``url`` (it answers within the wait)."""
-    found = re.search(r"background:([A-Za-z]+)", page(url, timeout=WAIT))
+    found = re.search(r'id="background-color">([A-Za-z]+)<', page(url, timeout=WAIT))
     assert found, f"no background colour in the page at {url}"
     return found.group(1)
 
@@ -190,12 +147,10 @@ def test_a_restart_keeps_the_instance_and_the_triggers(server: Airlock, tmp_path
         cli(server, "keyvault", "secret", "set", "--vault-name", KEYVAULT,
             "--name", f"registry-{APP}-{kind}", "--value", value)  # fmt: skip
     hello = tmp_path / "hello-world"
-    hello.mkdir()
-    (hello / "Dockerfile").write_text(HELLO_DOCKERFILE)
-    (hello / "acr-task.yaml").write_text(HELLO_TASK)
+    shutil.copytree(HELLO_WORLD, hello)
     task(server, APP, "hello-world", hello / "acr-task.yaml", str(hello), BASE)
-    cli(server, "acr", "task", "update", "-r", APP, "-n", "hello-world",
-        "--set", f"KEYVAULT={KEYVAULT}", "--set", f"ACI={ACI}", "--set", f"ACI_RG={ACI_RG}")  # fmt: skip
+    cli(server, "acr", "task", "update", "-r", APP, "-n", "hello-world", "--set",
+        f"KEYVAULT={KEYVAULT}", "--set", f"ACI={ACI}", "--set", f"ACI_RG={ACI_RG}")  # fmt: skip
     principal = cli(server, "acr", "task", "show", "-r", APP, "-n", "hello-world")["identity"][
         "principalId"
     ]
