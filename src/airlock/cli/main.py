@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("credential", credential, "Manage login credentials (the admin user) of registries."),
         ("scope-map", scope_map, "Manage scope maps: which repositories tokens may use."),
         ("token", token, "Manage tokens: repository-scoped credentials of a registry."),
-        ("task", task, "ACR tasks: multi-step YAML run in containers (today: validate)."),
+        ("task", task, "ACR tasks: multi-step YAML run in containers, by hand or on triggers."),
     ):
         module.register(_command_group(acr_commands.add_parser(name, help=text, description=text)))
     for name, module, text in (
