@@ -119,7 +119,7 @@ class Walkthrough:
         )
         context = upstream_context(self.examples, self.folder)
         self.cli.run("acr", "build", "-r", REGISTRY_DOCKERHUB, "--image", "node:15-alpine",
-                     str(context))  # fmt: skip
+                     str(context), "-o", "table")  # fmt: skip
         self.dockerhub_password = self.cli.capture(
             "REGISTRY_DOCKERHUB_PASSWORD", "acr", "token", "create", "--name", "dockerhub-user",
             "--registry", REGISTRY_DOCKERHUB, "--scope-map", "_repositories_pull",
@@ -342,12 +342,16 @@ class Walkthrough:
 
     def run_task(self, registry: str, task: str) -> dict[str, Any]:
         before = self.watch.seen(registry)
-        self.cli.run("acr", "task", "run", "-r", registry, "-n", task)
-        return self.wait_run(registry, Expected(task, "Manual", "Succeeded"), before)
+        self.cli.run("acr", "task", "run", "-r", registry, "-n", task, "-o", "table")
+        # `task run` followed the run to its end: no watch to print, only the check.
+        return self.wait_run(registry, Expected(task, "Manual", "Succeeded"), before, watch=False)
 
-    def wait_run(self, registry: str, expected: Expected, before: set[str]) -> dict[str, Any]:
+    def wait_run(
+        self, registry: str, expected: Expected, before: set[str], watch: bool = True
+    ) -> dict[str, Any]:
         label = f"{expected.task} ({expected.trigger})"
-        self.console.command(f"watch -n1 airlock acr task list-runs -r {registry} -o table")
+        if watch:
+            self.console.command(f"watch -n1 airlock acr task list-runs -r {registry} -o table")
         run = self.watch.wait(registry, expected, before)
         self.console.good(f"{label}: {run['status']} (run {run['runId']})")
         return run
@@ -379,7 +383,7 @@ class Walkthrough:
         self.console.command(f"curl -s {self.url}")
         seen = page.wait_for_color(self.url, color)
         self.colors.append(seen)
-        self.console.good(f"the page at {self.url} has a {seen} background")
+        self.console.good(f"the page at {self.url} shows background: {seen}")
 
 
 def _variable(registry: str) -> str:
