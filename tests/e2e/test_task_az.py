@@ -93,3 +93,58 @@ def test_a_quick_run_has_no_identity_for_az(server: Airlock) -> None:
                       check=False)  # fmt: skip
     assert done.returncode != 0
     assert "quick runs have no identity" in done.stdout + done.stderr
+
+
+CONTAINER_TASK = """\
+version: v1.1.0
+steps:
+  - cmd: az login --identity > /dev/null
+  - cmd: >-
+      az container create --resource-group {{.Values.group}} --name web
+      --image 127.0.0.1:9/nowhere/web:1 --ports 80 --no-wait -o none
+"""
+
+
+def test_az_container_create_needs_a_role_on_the_instances_group(
+    server: Airlock, tmp_path: Path
+) -> None:
+    """The seed grants the hello-world task owner on the instances' resource group; without
+    that grant its ``az container create`` is refused, naming the fix, and nothing is made."""
+    for group in ("aci-home-rg", "aci-other-rg"):
+        cli(server, "group", "create", "-n", group)
+    path = tmp_path / "aci.yaml"
+    path.write_text(CONTAINER_TASK)
+    cli(server, "acr", "task", "create", "-r", HOME_REGISTRY, "-n", "azaci", "-f", str(path),
+        "-c", "/dev/null", "--set", "group=aci-home-rg", "--assign-identity")  # fmt: skip
+    principal = cli(server, "acr", "task", "show", "-r", HOME_REGISTRY, "-n", "azaci")["identity"][
+        "principalId"
+    ]
+
+    def deploy() -> tuple[int, str]:
+        done = server.cli("acr", "task", "run", "-r", HOME_REGISTRY, "-n", "azaci", check=False)
+        return done.returncode, done.stdout + done.stderr
+
+    def instances() -> list[str]:
+        return [c["name"] for c in cli(server, "container", "list", "-g", "aci-home-rg")]
+
+    code, log = deploy()
+    assert code != 0 and "does not have authorization to perform action" in log, log
+    assert f"role assignment create --assignee {principal}" in log, log
+    assert instances() == []
+
+    # Owner on another group does not reach this one.
+    other = cli(server, "group", "show", "-n", "aci-other-rg")["id"]
+    cli(server, "role", "assignment", "create", "--assignee", principal, "--role", "owner",
+        "--scope", other)  # fmt: skip
+    code, log = deploy()
+    assert code != 0 and "aci-home-rg" in log, log
+    assert instances() == []
+
+    # Owner on the instances' group, as the seed grants: the instance is made.
+    home = cli(server, "group", "show", "-n", "aci-home-rg")["id"]
+    cli(server, "role", "assignment", "create", "--assignee", principal, "--role", "owner",
+        "--scope", home)  # fmt: skip
+    code, log = deploy()
+    assert code == 0, log
+    assert instances() == ["web"]
+    cli(server, "container", "delete", "-g", "aci-home-rg", "-n", "web", "--yes")
