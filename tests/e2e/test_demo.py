@@ -21,7 +21,7 @@ import pytest
 from airlock.demo.console import strip_ansi
 from airlock.engine import engine_env
 from tests.e2e.test_task_runs import reset_engine
-from tests.support.servers import airlock_executable, free_port
+from tests.support.servers import airlock_executable, free_port, running_airlock
 
 pytestmark = pytest.mark.podman
 
@@ -125,3 +125,30 @@ def test_keep_leaves_it_running_until_clean(tmp_path: Path) -> None:
     finally:
         demo(tmp_path, port, "--clean")
         reset_engine(tmp_path / "home")
+
+
+def test_a_server_with_the_walkthroughs_names_is_refused_untouched(tmp_path: Path) -> None:
+    """Against a running server that already has a registry of the walkthrough, the demo
+    stops before making anything, and says how to clear the name."""
+    with running_airlock(tmp_path / "home") as server:
+        env = {**server.env(), "TMPDIR": str(tmp_path)}
+
+        def refused(what: str, group: str) -> None:
+            before = server.cli("group", "list", "-o", "json").stdout
+            done = subprocess.run([*airlock_executable(), "demo"], env=env, capture_output=True,
+                                  text=True, timeout=120, check=False)  # fmt: skip
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert f"already has {what}" in done.stderr, done.stderr
+            assert f"airlock group delete -n {group} --yes" in done.stderr
+            assert "Using the Airlock server at" in done.stdout
+            # Nothing made, and nothing that was there removed.
+            assert server.cli("group", "list", "-o", "json").stdout == before
+            assert demo_folders(tmp_path) == []
+
+        server.cli("group", "create", "-n", "contoso-rg")
+        server.cli("acr", "create", "-g", "contoso-rg", "-n", "contoso")
+        refused("a registry named contoso", "contoso-rg")
+        assert server.cli("acr", "show", "-n", "contoso", check=False).returncode == 0
+        server.cli("group", "delete", "-n", "contoso-rg", "--yes")
+        server.cli("group", "create", "-n", "hello-world-aci-rg")
+        refused("a resource group named hello-world-aci-rg", "hello-world-aci-rg")

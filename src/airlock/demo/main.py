@@ -17,6 +17,7 @@ from airlock.demo.errors import DemoError
 from airlock.demo.repos import examples_folder
 from airlock.demo.walkthrough import (
     ACI,
+    AKV,
     GROUPS,
     REGISTRY,
     REGISTRY_BASE_ARTIFACTS,
@@ -40,12 +41,15 @@ def perform(console: Console, keep: bool) -> int:
     started = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="airlock-demo-"))
     env = dict(os.environ)
-    record = state.DemoState(server_url="", folder=str(folder), groups=list(GROUPS))
+    # The groups to delete at the end: none until the names are known to be free, so that a
+    # refusal never removes what was there before the demo.
+    record = state.DemoState(server_url="", folder=str(folder), groups=[])
     succeeded = False
     try:
         _connect(console, env, folder, record, detach=keep)
         cli = AirlockCLI(console, env)
         _refuse_leftovers(cli)
+        record.groups = list(GROUPS)
         if keep:
             state.save(record)
         walkthrough = Walkthrough(console, cli, folder, examples)
@@ -113,13 +117,26 @@ def _connect(
 
 
 def _refuse_leftovers(cli: AirlockCLI) -> None:
-    for name in (REGISTRY_DOCKERHUB, REGISTRY_PUBLIC, REGISTRY_BASE_ARTIFACTS, REGISTRY):
-        if cli.succeeds("acr", "show", "-n", name, "-o", "none"):
-            raise DemoError(
-                f"the server already has a registry named {name} (an earlier demo?); remove "
-                f"it with 'airlock group delete -n {group_of(name)} --yes', or run the demo "
-                "against another server (AIRLOCK_URL, AIRLOCK_HOME)"
-            )
+    """The walkthrough's names must be free: it would otherwise fail half-way."""
+    found = [
+        (f"a registry named {name}", group_of(name))
+        for name in (REGISTRY_DOCKERHUB, REGISTRY_PUBLIC, REGISTRY_BASE_ARTIFACTS, REGISTRY)
+        if cli.succeeds("acr", "show", "-n", name, "-o", "none")
+    ]
+    if cli.succeeds("keyvault", "show", "-n", AKV, "-o", "none"):
+        found.append((f"a key vault named {AKV}", group_of(AKV)))
+    found += [
+        (f"a resource group named {group}", group)
+        for group in GROUPS
+        if cli.succeeds("group", "show", "-n", group, "-o", "none")
+    ]
+    if found:
+        what, group = found[0]
+        raise DemoError(
+            f"the server already has {what} (an earlier demo?); remove it with 'airlock "
+            f"group delete -n {group} --yes', or run the demo against another server "
+            "(AIRLOCK_URL, AIRLOCK_HOME)"
+        )
 
 
 def _remove(console: Console, record: state.DemoState, env: dict[str, str]) -> None:

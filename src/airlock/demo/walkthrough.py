@@ -68,6 +68,7 @@ class Walkthrough:
         self.colors: list[str] = []  # the page's colour at each look
         self.base_color = INITIAL_COLOR  # what base-image-node's Dockerfile says now
         self.gate_runs: list[tuple[str, str]] = []  # validated imports: (run id, colour)
+        self.dockerhub_password = ""
 
     # --- the walkthrough ------------------------------------------------------------------
 
