@@ -263,3 +263,63 @@ def test_group_delete_removes_its_instances(server: Airlock, tmp_path: Path) -> 
     while containers_of(server, ident) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert containers_of(server, ident) == []
+
+
+# Writes the platform's variables (AIRLOCK_*) into the page, and to the container's output.
+ENV_PAGE = """#!/bin/sh
+mkdir -p /www
+env | grep '^AIRLOCK_' | sort | tee /www/index.html
+exec httpd -f -p 80 -h /www
+"""
+
+
+def build_image(server: Airlock, folder: Path, repository_tag: str, dockerfile: str) -> str:
+    """``acr build`` of ``dockerfile`` with busybox and env.sh in the context; the reference."""
+    folder.mkdir(parents=True)
+    shutil.copy2(BUSYBOX, folder / "busybox")
+    (folder / "env.sh").write_text(ENV_PAGE)
+    (folder / "Dockerfile").write_text(dockerfile)
+    ok(server, "acr", "build", "-r", REGISTRY, "--image", repository_tag, str(folder))
+    return f"{server.registries[REGISTRY].removeprefix('http://')}/{repository_tag}"
+
+
+def variables_on(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line.startswith("AIRLOCK_"))
+
+
+def test_an_instance_knows_the_base_its_image_was_built_on(server: Airlock, tmp_path: Path) -> None:
+    base = build_image(server, tmp_path / "base", "envbase:1", BUSYBOX_IMAGE
+                       + 'COPY env.sh /env.sh\nCMD ["/bin/sh", "/env.sh"]\n')  # fmt: skip
+    derived = build_image(server, tmp_path / "derived", "envapp:1",
+                          f"FROM {base}\nENV DERIVED=yes\n")  # fmt: skip
+    manifests = json.loads(ok(server, "acr", "repository", "show-manifests", "-n", REGISTRY,
+                              "--repository", "envbase", "-o", "json").stdout)  # fmt: skip
+    (base_digest,) = [m["digest"] for m in manifests if "1" in (m.get("tags") or [])]
+    assert base_digest.startswith("sha256:")
+
+    made = create(server, "built-on-base", derived)
+    container = made["containers"][0]
+    assert container["baseImage"] == base, container
+    assert container["baseImageDigest"] == base_digest, container
+    assert container["imageDigest"].startswith("sha256:")
+    assert container["imageDigest"] != base_digest
+    assert show(server, "built-on-base")["containers"][0]["baseImageDigest"] == base_digest
+    seen = variables_on(page(made["url"]))
+    assert seen == {
+        "AIRLOCK_BASE_IMAGE": base,
+        "AIRLOCK_BASE_IMAGE_DIGEST": base_digest,
+        "AIRLOCK_IMAGE": derived,
+        "AIRLOCK_IMAGE_DIGEST": container["imageDigest"],
+    }
+    logs = ok(server, "container", "logs", "-g", GROUP, "-n", "built-on-base").stdout
+    assert f"AIRLOCK_BASE_IMAGE_DIGEST={base_digest}" in logs
+
+    # An image FROM scratch names no base; a variable the user set wins over the platform's.
+    scratch = create(server, "from-scratch", base, "-e", "AIRLOCK_IMAGE=mine")
+    container = scratch["containers"][0]
+    assert container["baseImage"] is None and container["baseImageDigest"] is None, container
+    seen = variables_on(page(scratch["url"]))
+    assert seen == {"AIRLOCK_IMAGE": "mine", "AIRLOCK_IMAGE_DIGEST": container["imageDigest"]}
+
+    for name in ("built-on-base", "from-scratch"):
+        ok(server, "container", "delete", "-g", GROUP, "-n", name, "--yes")

@@ -585,5 +585,9 @@ container_instances = Table(
     Column("message", Text),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
+    # The base image its image was built on (the manifest's org.opencontainers.image.base.*
+    # annotations; none for an image built FROM scratch). Added by migration 0010.
+    Column("base_image", String(512)),
+    Column("base_digest", String(140)),
     UniqueConstraint("resource_group", "name_key"),
 )

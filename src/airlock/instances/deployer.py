@@ -14,6 +14,12 @@ one answers (a TCP connect on each port) the relays switch to it, the connection
 on the old one are given a few seconds to finish, and then the old container is removed. The
 address answers throughout. If the new container fails, the relays stay on the old one.
 
+The container is told what Airlock knows of its image, as Cloud Run tells K_SERVICE and
+K_REVISION: ``AIRLOCK_IMAGE`` (the reference), ``AIRLOCK_IMAGE_DIGEST``, and, when the image's
+manifest names the base it was built on (buildah's ``org.opencontainers.image.base.name`` and
+``.digest`` annotations; an image built FROM scratch has none), ``AIRLOCK_BASE_IMAGE`` and
+``AIRLOCK_BASE_IMAGE_DIGEST``. A variable of the same name the user set wins.
+
 While the server is down the addresses do not answer (the containers keep running); when it
 starts, ``revive`` opens the relays again for the containers still running and deploys again
 the instances whose container is gone.
@@ -30,7 +36,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from airlock.engine.config import engine_env
@@ -46,6 +52,51 @@ _ANSWER_TIMEOUT = 30.0
 _PULL_TIMEOUT = 600.0
 _DRAIN_TIMEOUT = 5.0  # how long connections on a replaced container may take to finish
 _BACKEND_HOST = "127.0.0.1"  # where containers publish their ports for the relays
+BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
+BASE_DIGEST_ANNOTATION = "org.opencontainers.image.base.digest"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What the engine knows of a pulled image: its digest and the base it was built on."""
+
+    digest: str | None = None
+    base_image: str | None = None
+    base_digest: str | None = None
+
+    def environment(self, image: str) -> dict[str, str]:
+        """The platform's variables for a container of ``image`` (only those known)."""
+        found = {
+            "AIRLOCK_IMAGE": image,
+            "AIRLOCK_IMAGE_DIGEST": self.digest,
+            "AIRLOCK_BASE_IMAGE": self.base_image,
+            "AIRLOCK_BASE_IMAGE_DIGEST": self.base_digest,
+        }
+        return {name: value for name, value in found.items() if value}
+
+
+def image_facts(inspected: str) -> ImageFacts:
+    """The facts in ``podman image inspect``'s JSON (a list of one image); empty when the
+    output is not what was expected."""
+    try:
+        images = json.loads(inspected)
+    except ValueError:
+        return ImageFacts()
+    image = images[0] if isinstance(images, list) and images else images
+    if not isinstance(image, dict):
+        return ImageFacts()
+    annotations = image.get("Annotations")
+    if not isinstance(annotations, dict):
+        annotations = {}
+
+    def text(value: object) -> str | None:
+        return value.strip() or None if isinstance(value, str) else None
+
+    return ImageFacts(
+        digest=text(image.get("Digest")),
+        base_image=text(annotations.get(BASE_NAME_ANNOTATION)),
+        base_digest=text(annotations.get(BASE_DIGEST_ANNOTATION)),
+    )
 
 
 class InstanceDeployer:
@@ -74,7 +125,7 @@ class InstanceDeployer:
         name = f"aci-{record.name}-{uuid.uuid4().hex[:8]}"
         owned = self.proxies.ports(record.id)
         try:
-            ports, digest = await asyncio.to_thread(self._prepare, record, name, owned)
+            ports, facts = await asyncio.to_thread(self._prepare, record, name, owned)
             backends = await asyncio.to_thread(self._start, record, name, ports)
             current = self.store.find(record.resource_group, record.name)
             if current is None or current.id != record.id:  # deleted meanwhile
@@ -104,7 +155,9 @@ class InstanceDeployer:
             replace(
                 current,
                 ports=ports,
-                digest=digest,
+                digest=facts.digest,
+                base_image=facts.base_image,
+                base_digest=facts.base_digest,
                 container=name,
                 state="Running",
                 provisioning_state="Succeeded",
@@ -211,7 +264,7 @@ class InstanceDeployer:
 
     def _prepare(
         self, record: Instance, name: str, owned: frozenset[int]
-    ) -> tuple[tuple[Port, ...], str | None]:
+    ) -> tuple[tuple[Port, ...], ImageFacts]:
         """Log in, pull, and create the new container (its ports published on backends)."""
         _check_registry_answers(record)
         engine = self._engine(record)
@@ -219,10 +272,13 @@ class InstanceDeployer:
         pulled = engine.capture(["pull", "--quiet", record.image], timeout=_PULL_TIMEOUT)
         if not pulled.ok:
             raise EngineError(f"cannot pull {record.image}: {pulled.reason()}")
-        digest = self._digest(engine, record.image)
+        facts = self._facts(engine, record.image)
         ports = tuple(self._host_port(record, p.port, owned) for p in record.ports)
-        self._create(engine, record, ports, name)
-        return ports, digest
+        user = {**record.environment, **record.secure_environment}
+        platform = {k: v for k, v in facts.environment(record.image).items() if k not in user}
+        # Like the user's, the values go through the engine's environment.
+        self._create(engine.with_env(platform), record, ports, name, [*user, *platform])
+        return ports, facts
 
     def _start(self, record: Instance, name: str, ports: tuple[Port, ...]) -> dict[int, int]:
         """Start the new container and wait until it answers on each of its backends;
@@ -329,9 +385,9 @@ class InstanceDeployer:
         if not done.ok:
             raise EngineError(f"cannot log in to {record.login_server}: {done.reason()}")
 
-    def _digest(self, engine: ContainerEngine, image: str) -> str | None:
-        found = engine.capture(["image", "inspect", "--format", "{{.Digest}}", image])
-        return found.stdout.strip() or None if found.ok else None
+    def _facts(self, engine: ContainerEngine, image: str) -> ImageFacts:
+        found = engine.capture(["image", "inspect", image])
+        return image_facts(found.stdout) if found.ok else ImageFacts()
 
     def _host_port(self, record: Instance, port: int, owned: frozenset[int]) -> Port:
         """The host port the instance's relay listens on for ``port``: ``port`` itself, unless
@@ -344,8 +400,14 @@ class InstanceDeployer:
         return Port(port, _free_port(record.ip_address))
 
     def _create(
-        self, engine: ContainerEngine, record: Instance, ports: tuple[Port, ...], name: str
+        self,
+        engine: ContainerEngine,
+        record: Instance,
+        ports: tuple[Port, ...],
+        name: str,
+        variables: list[str],
     ) -> None:
+        """Create the container; the values of ``variables`` are in ``engine``'s environment."""
         args = [
             "create",
             "--name",
@@ -357,7 +419,7 @@ class InstanceDeployer:
         ]
         for port in ports:  # the engine picks the backend port; the relay serves host_port
             args += ["--publish", f"{_BACKEND_HOST}::{port.port}"]
-        for variable in {**record.environment, **record.secure_environment}:
+        for variable in variables:
             args += ["--env", variable]
         created = engine.capture([*args, record.image])
         if not created.ok:

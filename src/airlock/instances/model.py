@@ -47,6 +47,8 @@ class Instance:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     digest: str | None = None
+    base_image: str | None = None  # the image's base, from its build's manifest annotations
+    base_digest: str | None = None
     container: str | None = None
     message: str | None = None
     created_at: str = ""
@@ -63,7 +65,8 @@ class Instance:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The shape of ``az container show`` (plus ``url`` and the image digest)."""
+        """The shape of ``az container show`` (plus ``url``, the image digest and the base
+        image the image was built on, with its digest)."""
         remapped = [p for p in self.ports if p.host_port != p.port]
         env = [{"name": k, "value": v, "secureValue": None} for k, v in self.environment.items()]
         env += [{"name": k, "value": None, "secureValue": None} for k in self.secure_environment]
@@ -87,6 +90,8 @@ class Instance:
                     "name": self.name,
                     "image": self.image,
                     "imageDigest": self.digest,
+                    "baseImage": self.base_image,
+                    "baseImageDigest": self.base_digest,
                     "environmentVariables": env,
                     "ports": [{"port": p.port, "protocol": "TCP"} for p in self.ports],
                 }

@@ -121,6 +121,8 @@ class InstanceStore:
             "name": record.name,
             "image": record.image,
             "digest": record.digest,
+            "base_image": record.base_image,
+            "base_digest": record.base_digest,
             "login_server": record.login_server,
             "username": record.username,
             "sealed_password": (
@@ -169,6 +171,8 @@ class InstanceStore:
             username=row.username,
             password=password,
             digest=row.digest,
+            base_image=row.base_image,
+            base_digest=row.base_digest,
             container=row.container,
             message=row.message,
             created_at=row.created_at,
