@@ -4,11 +4,15 @@ The integration tier compares with Go directly; these keep the answers when Go i
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 import pytest
 
+from airlock.tasks import gotemplate
 from airlock.tasks.gotemplate import ExecError, ParseError, render
+from airlock.tasks.gotemplate.funcs import FUNCS
 
 DATA: dict[str, Any] = {
     "s": "café", "n": 42, "f": 2.5, "big": 1e6, "l": ["a", "b"],
@@ -88,3 +92,15 @@ def test_data_is_not_changed_by_a_template() -> None:
     data = {"m": {"a": 1}}
     assert render('{{ $_ := set $ "x" 1 }}{{ .x }}', data) == "1"
     assert data == {"m": {"a": 1}}
+
+
+def test_every_function_family_module_is_in_the_table_and_no_name_is_in_two() -> None:
+    """funcs.FUNCS merges the funcs_* modules' tables: a family left out, or a name two
+    families define (the later one would win silently), is a mistake."""
+    tables = [
+        importlib.import_module(f"airlock.tasks.gotemplate.{module.name}").FUNCS
+        for module in pkgutil.iter_modules(gotemplate.__path__)
+        if module.name.startswith("funcs_") and module.name not in ("funcs_common", "funcs_fmt")
+    ]
+    assert sum(len(table) for table in tables) == len(FUNCS)
+    assert {name for table in tables for name in table} == set(FUNCS)
