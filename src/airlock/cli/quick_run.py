@@ -3,7 +3,8 @@
 ``acr run`` runs a task file (read here, like ``az acr run -f acb.yaml .``) or one command;
 ``acr build`` builds a Dockerfile of the context and pushes the images. Both queue a run and
 follow it as ``acr task run`` does (cli/runs.py), exit status included. A local context is
-sent as an absolute path: the server reads it from this machine.
+sent as an absolute path: the server reads it from this machine. The options that define
+the run are cli/run_options.py's, shared with ``acr task create|update``.
 """
 
 from __future__ import annotations
@@ -14,25 +15,30 @@ from typing import Any
 
 from airlock.cli import runs
 from airlock.cli.errors import CLIError
-from airlock.cli.options import (
-    Context,
-    Subparsers,
-    add_global_arguments,
-    add_registry_argument,
-    positive_int,
-)
-from airlock.cli.task import (
+from airlock.cli.options import Context, Subparsers, add_global_arguments, add_registry_argument
+from airlock.cli.run_options import (
+    NO_CONTEXT,
+    DockerfileOptions,
     absolute_context,
-    add_values,
-    command_values,
+    add_run_definition_options,
+    check_file_or_cmd,
     context_file_name,
+    dockerfile_fields,
     is_local,
     read_file,
+    settings_fields,
+    value_fields,
 )
 
-NO_CONTEXT = "/dev/null"
 # The name a task file read from stdin (-f -) gets; ACR's own default task file name.
 STDIN_FILE_NAME = "acb.yaml"
+# az acr build's names and wording of the Dockerfile options.
+BUILD_OPTIONS = DockerfileOptions(
+    arg="--build-arg",
+    secret_arg="--secret-build-arg",
+    secret_arg_help="A build argument masked in logs; repeatable.",
+    image_first=True,
+)
 
 
 def register(subparsers: Subparsers) -> None:
@@ -50,17 +56,13 @@ def _add_run(subparsers: Subparsers) -> None:
         "from stdin with -f -. Exits 1 when the run ends in anything but Succeeded.",
     )
     add_registry_argument(parser, ("--registry", "-r"))
-    parser.add_argument("--file", "-f", help="The task file (YAML); - reads it from stdin.")
-    parser.add_argument("--cmd", help="A command to run in a container, as one step.")
-    add_values(parser)
-    parser.add_argument(
-        "--set-secret",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="A secret value for {{.Values.NAME}}, masked in logs; repeatable.",
+    add_run_definition_options(
+        parser,
+        file_help="The task file (YAML); - reads it from stdin.",
+        cmd=True,
+        set_secret_help="A secret value for {{.Values.NAME}}, masked in logs; repeatable.",
     )
-    _add_run_options(parser)
+    runs.add_follow_options(parser)
     parser.add_argument(
         "context",
         nargs="?",
@@ -81,39 +83,14 @@ def _add_build(subparsers: Subparsers) -> None:
         "Succeeded.",
     )
     add_registry_argument(parser, ("--registry", "-r"))
-    parser.add_argument(
-        "--image",
-        "-t",
-        action="append",
-        default=[],
-        metavar="REPO:TAG",
-        help="The image to build and push (templates allowed, e.g. hello:{{.Run.ID}}); repeatable.",
+    add_run_definition_options(
+        parser,
+        file_help="The Dockerfile, relative to the context.",
+        file_default="Dockerfile",
+        values=False,
+        dockerfile=BUILD_OPTIONS,
     )
-    parser.add_argument(
-        "--file",
-        "-f",
-        default="Dockerfile",
-        help="The Dockerfile, relative to the context.",
-    )
-    parser.add_argument(
-        "--build-arg",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="A build argument; repeatable.",
-    )
-    parser.add_argument(
-        "--secret-build-arg",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="A build argument masked in logs; repeatable.",
-    )
-    parser.add_argument("--target", help="The build stage to build.")
-    parser.add_argument(
-        "--no-push", action="store_true", help="Build the images without pushing them."
-    )
-    _add_run_options(parser)
+    runs.add_follow_options(parser)
     parser.add_argument(
         "context",
         metavar="CONTEXT",
@@ -123,19 +100,8 @@ def _add_build(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=build, table=runs.run_table)
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--timeout", type=positive_int, help="The run's timeout in seconds (default 3600)."
-    )
-    parser.add_argument("--platform", help="The platform (linux).")
-    runs.add_follow_options(parser)
-
-
 def run(args: argparse.Namespace, ctx: Context) -> Any:
-    from airlock.tasks.render import parse_set
-
-    if args.file is not None and args.cmd is not None:
-        raise CLIError("give --file or --cmd, not both")
+    check_file_or_cmd(args)
     if args.file is None and args.cmd is None:
         raise CLIError("give --file (a task file) or --cmd (a command)")
     context = args.context
@@ -149,14 +115,10 @@ def run(args: argparse.Namespace, ctx: Context) -> Any:
     else:
         text, name = _task_file(args.file, context, ctx)
         body = {"kind": "file", "file": text, "fileName": name}
-    try:
-        secrets = parse_set(args.set_secret)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-    body.update(
-        context=absolute_context(context), values=command_values(args), secretValues=secrets
-    )
-    return runs.start(args, ctx, runs.runs_path(args.registry), _with_run_options(body, args))
+    body["context"] = absolute_context(context)
+    body.update(value_fields(args, omit_empty=False))
+    body.update(settings_fields(args))
+    return runs.start(args, ctx, runs.runs_path(args.registry), body)
 
 
 def _task_file(file: str, context: str, ctx: Context) -> tuple[str, str]:
@@ -176,18 +138,7 @@ def build(args: argparse.Namespace, ctx: Context) -> Any:
         "kind": "dockerfile",
         "fileName": context_file_name(args.file, args.context),
         "context": absolute_context(args.context),
-        "images": args.image,
-        "buildArgs": runs.parse_pairs(args.build_arg, "--build-arg"),
-        "secretBuildArgs": runs.parse_pairs(args.secret_build_arg, "--secret-build-arg"),
-        "target": args.target,
-        "noPush": args.no_push,
+        **dockerfile_fields(args, BUILD_OPTIONS),
+        **settings_fields(args),
     }
-    return runs.start(args, ctx, runs.runs_path(args.registry), _with_run_options(body, args))
-
-
-def _with_run_options(body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    if args.timeout is not None:
-        body["timeout"] = args.timeout
-    if args.platform is not None:
-        body["platform"] = args.platform
-    return body
+    return runs.start(args, ctx, runs.runs_path(args.registry), body)

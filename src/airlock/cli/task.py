@@ -5,13 +5,14 @@ a task file (ACR's multi-step YAML, read here and sent), a ``--cmd``, or a Docke
 context (``--file Dockerfile --image ...``, sent by name and read by the server from the
 context). ``run`` starts a run and follows its logs, ``list-runs``, ``logs``, ``show-run`` and
 ``cancel-run`` read and stop runs (the following and the exit status rule are in cli/runs.py);
-``credential`` and ``identity`` are in cli/task_credential.py.
+``credential`` and ``identity`` are in cli/task_credential.py. The options that define a run
+(shared with ``acr run|build``) and their request fields are in cli/run_options.py.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from airlock.cli import runs, task_credential, task_hook, task_timer
@@ -24,10 +25,32 @@ from airlock.cli.options import (
     add_registry_argument,
     positive_int,
 )
+from airlock.cli.run_options import (
+    NO_CONTEXT,
+    DockerfileOptions,
+    absolute_context,
+    add_run_definition_options,
+    add_run_settings,
+    add_values,
+    check_file_or_cmd,
+    command_values,
+    context_file_name,
+    dockerfile_fields,
+    is_dockerfile,
+    read_file,
+    settings_fields,
+    true_or_false,
+    value_fields,
+)
 
-# File names that make --file a Dockerfile rather than a task file (any name does with --image).
-_DOCKERFILE_NAMES = ("Dockerfile", "Containerfile")
-_DOCKERFILE_SUFFIXES = (".dockerfile", "Dockerfile")
+# az acr task's names and wording of the Dockerfile options (--file may be a task file too).
+TASK_DOCKERFILE_OPTIONS = DockerfileOptions(
+    arg="--arg",
+    secret_arg="--secret-arg",
+    secret_arg_help="A secret build argument, stored sealed; repeatable.",
+    help_prefix="Dockerfile tasks: ",
+    no_push_takes_value=True,
+)
 
 
 def register(subparsers: Subparsers) -> None:
@@ -68,32 +91,22 @@ def _add_create_and_update(subparsers: Subparsers) -> None:
     ):
         parser = subparsers.add_parser(name, help=text, description=text)
         _add_name(parser)
-        parser.add_argument(
-            "--file",
-            "-f",
-            help="The task file (ACR's multi-step YAML): a file on this machine, or else, as "
-            "ACR reads it, a path inside --context that the server reads from the context "
+        add_run_definition_options(
+            parser,
+            file_help="The task file (ACR's multi-step YAML): a file on this machine, or else, "
+            "as ACR reads it, a path inside --context that the server reads from the context "
             "when the task is created or updated; or a Dockerfile (named Dockerfile, "
             "Containerfile or *.dockerfile, or any file with --image), a path relative to the "
             "context that the server reads from the context at each run.",
+            cmd=True,
+            context_help="Where the steps run: a git URL (#branch:folder), a local folder, a "
+            "tarball URL, or /dev/null for none.",
+            context_required=name == "create",
+            set_secret_help="A secret value for {{.Values.NAME}}, stored sealed and masked in "
+            "logs.",
+            dockerfile=TASK_DOCKERFILE_OPTIONS,
+            settings=False,
         )
-        parser.add_argument("--cmd", help="A command to run in a container, as one step.")
-        parser.add_argument(
-            "--context",
-            "-c",
-            required=name == "create",
-            help="Where the steps run: a git URL (#branch:folder), a local folder, a tarball "
-            "URL, or /dev/null for none.",
-        )
-        add_values(parser)
-        parser.add_argument(
-            "--set-secret",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="A secret value for {{.Values.NAME}}, stored sealed and masked in logs.",
-        )
-        _add_dockerfile_options(parser)
         parser.add_argument(
             "--assign-identity",
             nargs="?",
@@ -101,10 +114,7 @@ def _add_create_and_update(subparsers: Subparsers) -> None:
             metavar="[system]",
             help="Give the task a system-assigned identity.",
         )
-        parser.add_argument(
-            "--timeout", type=positive_int, help="The run's timeout in seconds (default 3600)."
-        )
-        parser.add_argument("--platform", help="The platform (linux).")
+        add_run_settings(parser)
         parser.add_argument(
             "--git-access-token", help="A token for the git context, stored sealed."
         )
@@ -114,41 +124,6 @@ def _add_create_and_update(subparsers: Subparsers) -> None:
         _add_trigger_options(parser)
         add_global_arguments(parser)
         parser.set_defaults(handler=handler)
-
-
-def _add_dockerfile_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--image",
-        "-t",
-        action="append",
-        default=[],
-        metavar="REPO:TAG",
-        help="Dockerfile tasks: an image to build and push (templates allowed, e.g. "
-        "hello:{{.Run.ID}}); repeatable.",
-    )
-    parser.add_argument(
-        "--arg",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="Dockerfile tasks: a build argument; repeatable.",
-    )
-    parser.add_argument(
-        "--secret-arg",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="Dockerfile tasks: a secret build argument, stored sealed; repeatable.",
-    )
-    parser.add_argument("--target", help="Dockerfile tasks: the build stage to build.")
-    parser.add_argument(
-        "--no-push",
-        nargs="?",
-        const=True,
-        type=_true_or_false,
-        metavar="{true,false}",
-        help="Dockerfile tasks: build the images without pushing them.",
-    )
 
 
 def _add_run_commands(subparsers: Subparsers) -> None:
@@ -252,24 +227,12 @@ def _add_name(parser: argparse.ArgumentParser) -> None:
     add_registry_argument(parser, ("--registry", "-r"))
 
 
-def add_values(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="A value for {{.Values.NAME}}; repeatable.",
-    )
-    parser.add_argument("--values", help="A YAML file of values ({{.Values.x}}).")
-
-
 def _path(args: argparse.Namespace) -> str:
     return f"/api/registries/{segment(args.registry)}/tasks/{segment(args.name)}"
 
 
 def _body(args: argparse.Namespace, create: bool) -> dict[str, Any]:
-    if args.file is not None and args.cmd is not None:
-        raise CLIError("give --file or --cmd, not both")
+    check_file_or_cmd(args)
     body: dict[str, Any] = {}
     dockerfile = args.file is not None and is_dockerfile(args.file, bool(args.image))
     if dockerfile:
@@ -290,10 +253,10 @@ def _body(args: argparse.Namespace, create: bool) -> dict[str, Any]:
             "--image, --arg, --secret-arg, --target and --no-push are for Dockerfile tasks "
             "(--file Dockerfile)"
         )
-    body.update(_dockerfile_fields(args, complete=create and dockerfile))
+    body.update(dockerfile_fields(args, TASK_DOCKERFILE_OPTIONS, complete=create and dockerfile))
     if args.context is not None:
         body["context"] = absolute_context(args.context)
-    body.update(_values_fields(args))
+    body.update(value_fields(args, omit_empty=True))
     if args.assign_identity is not None:
         if args.assign_identity.lower() != "[system]":
             raise CLIError(
@@ -301,9 +264,8 @@ def _body(args: argparse.Namespace, create: bool) -> dict[str, Any]:
                 "not supported yet"
             )
         body["assignIdentity"] = True
+    body.update(settings_fields(args))
     for option, field in (
-        ("timeout", "timeout"),
-        ("platform", "platform"),
         ("git_access_token", "gitAccessToken"),
         ("status", "status"),
         ("base_image_trigger_enabled", "baseImageTriggerEnabled"),
@@ -317,49 +279,16 @@ def _body(args: argparse.Namespace, create: bool) -> dict[str, Any]:
     return body
 
 
-def _values_fields(args: argparse.Namespace) -> dict[str, Any]:
-    from airlock.tasks.render import parse_set
-
-    values = command_values(args)
-    try:
-        secrets = parse_set(args.set_secret)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-    fields: dict[str, Any] = {}
-    if values:
-        fields["values"] = values
-    if secrets:
-        fields["secretValues"] = secrets
-    return fields
-
-
 def _dockerfile_options_given(args: argparse.Namespace) -> bool:
     return bool(args.image or args.arg or args.secret_arg) or (
         args.target is not None or args.no_push is not None
     )
 
 
-def _dockerfile_fields(args: argparse.Namespace, complete: bool) -> dict[str, Any]:
-    """A created Dockerfile task gets every field; an update sends only what was given."""
-    fields: dict[str, Any] = {
-        "images": args.image,
-        "buildArgs": runs.parse_pairs(args.arg, "--arg"),
-        "secretBuildArgs": runs.parse_pairs(args.secret_arg, "--secret-arg"),
-        "target": args.target,
-        "noPush": bool(args.no_push),
-    }
-    if complete:
-        return fields
-    given = {"images": bool(args.image), "buildArgs": bool(args.arg)}
-    given.update(secretBuildArgs=bool(args.secret_arg), target=args.target is not None)
-    given["noPush"] = args.no_push is not None
-    return {key: value for key, value in fields.items() if given[key]}
-
-
 def _add_trigger_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-image-trigger-enabled",
-        type=_true_or_false,
+        type=true_or_false,
         metavar="{true,false}",
         help="Run the task when a base image it built on changes (default true).",
     )
@@ -377,56 +306,17 @@ def _add_trigger_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--commit-trigger-enabled",
-        type=_true_or_false,
+        type=true_or_false,
         metavar="{true,false}",
         help="Run the task on a commit to its git context's branch (default true for git).",
     )
-
-
-def _true_or_false(value: str) -> bool:
-    if value.lower() in ("true", "yes", "1"):
-        return True
-    if value.lower() in ("false", "no", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
-
-
-def is_dockerfile(file: str, with_images: bool) -> bool:
-    """Whether ``--file`` names a Dockerfile (built from the context) or a task file."""
-    name = PurePath(file).name
-    return with_images or name in _DOCKERFILE_NAMES or name.endswith(_DOCKERFILE_SUFFIXES)
 
 
 def _context_may_hold(args: argparse.Namespace, create: bool) -> bool:
     """Whether a --file that is not on this machine may be the context's (ACR's reading)."""
     if args.context is None:
         return not create  # an update keeps the task's context
-    return bool(args.context != "/dev/null")
-
-
-def context_file_name(file: str, context: str | None) -> str:
-    """A file of the context by its path inside it; an absolute path under a local context
-    folder is made relative to it."""
-    path = PurePath(file)
-    if path.is_absolute() and context is not None and is_local(context):
-        root = Path(context.partition("#")[0]).expanduser().resolve()
-        try:
-            return Path(file).resolve().relative_to(root).as_posix()
-        except ValueError:
-            pass
-    return path.as_posix()
-
-
-def is_local(context: str) -> bool:
-    return context != "/dev/null" and "://" not in context
-
-
-def absolute_context(context: str) -> str:
-    """A local path means nothing to the server: send it absolute (URLs as they are)."""
-    if not is_local(context):
-        return context
-    path, sep, fragment = context.partition("#")
-    return str(Path(path).expanduser().resolve()) + sep + fragment
+    return bool(args.context != NO_CONTEXT)
 
 
 def create(args: argparse.Namespace, ctx: Context) -> Any:
@@ -521,26 +411,3 @@ def _triggers_cell(trigger: dict[str, Any]) -> str:
     if any(t.get("status") == "Enabled" for t in trigger.get("timerTriggers") or []):
         kinds.append("TIMER")
     return ", ".join(kinds)
-
-
-def read_file(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CLIError(f"cannot read the {what} {path}: {exc}") from None
-
-
-def command_values(args: argparse.Namespace) -> dict[str, Any]:
-    """--values FILE, then --set NAME=VALUE over it."""
-    from airlock.tasks.errors import TaskFileError
-    from airlock.tasks.render import load_values, parse_set
-
-    values: dict[str, Any] = {}
-    try:
-        if args.values:
-            path = Path(args.values)
-            values.update(load_values(read_file(path, "values file"), source=str(path)))
-        values.update(parse_set(args.set))
-    except (ValueError, TaskFileError) as exc:  # a malformed --set, a bad values file
-        raise CLIError(str(exc)) from None
-    return values
