@@ -28,25 +28,20 @@ import pytest
 
 from tests.e2e.test_container_instances import containers_of, page, remove_container
 from tests.e2e.test_task_runs import reset_engine
-from tests.e2e.test_walkthrough_chain import (
+from tests.support.servers import Airlock, free_port, running_airlock
+from tests.support.walkthrough import (
     APP,
     BASE,
-    BASE_IMAGE_NODE,
     HUB,
-    NODE_IMAGE,
-    NODE_PUBLIC_TASK,
     PUBLIC,
-    TEST_SH,
     cli,
-    git,
+    ended,
     login,
     run_by_hand,
-    runs,
+    set_up_chain,
     task,
     wait_for,
 )
-from tests.support.servers import Airlock, free_port, running_airlock
-from tests.support.walkthrough import IMPORT_BASEIMAGE_NODE, IMPORT_DOCKERFILE
 
 pytestmark = pytest.mark.podman
 
@@ -72,17 +67,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
     reset_engine(home)
 
 
-def ended(server: Airlock, registry: str, name: str, count: int) -> list[dict[str, Any]]:
-    """The task's runs once there are ``count`` and none is queued or running."""
-
-    def check() -> list[dict[str, Any]] | None:
-        found = runs(server, registry, name)
-        done = len(found) >= count and all(r["status"] not in ("Queued", "Running") for r in found)
-        return found if done else None
-
-    return list(wait_for(check, f"{count} ended run(s) of {name}", timeout=WAIT))
-
-
 def instance(server: Airlock) -> dict[str, Any]:
     return dict(cli(server, "container", "show", "-g", ACI_RG, "-n", ACI))
 
@@ -97,46 +81,17 @@ def colour_of(url: str) -> str:
 def stable_runs(server: Airlock) -> dict[str, list[tuple[str, str, str]]]:
     """Every task's runs (id, trigger, status), all ended."""
     return {
-        name: [(r["runId"], r["trigger"], r["status"]) for r in ended(server, registry, name, 1)]
+        name: [
+            (r["runId"], r["trigger"], r["status"])
+            for r in ended(server, registry, name, 1, timeout=WAIT)
+        ]
         for registry, name in TASKS
     }
 
 
 def test_a_restart_keeps_the_instance_and_the_triggers(server: Airlock, tmp_path: Path) -> None:
     # --- phase one: the walkthrough's setup, each task once by hand ----------------------
-    hub = tmp_path / "hub"
-    hub.mkdir()
-    shutil.copy2("/bin/busybox", hub / "busybox")
-    (hub / "Dockerfile").write_text(NODE_IMAGE)
-    cli(server, "acr", "build", "-r", HUB, "--image", "node:15-alpine", "--no-logs", str(hub))
-
-    bare = tmp_path / "base-image-node.git"
-    work = tmp_path / "base-image-node"
-    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
-    git(tmp_path, "clone", "--quiet", str(bare), str(work))
-    git(work, "checkout", "--quiet", "-B", "main")
-
-    def commit(color: str) -> None:
-        (work / "Dockerfile").write_text(BASE_IMAGE_NODE.format(color=color))
-        git(work, "add", "Dockerfile")
-        git(work, "commit", "--quiet", "-m", f"background {color}")
-        git(work, "push", "--quiet", "origin", "HEAD:refs/heads/main")
-
-    commit("Blue")
-    files = tmp_path / "files"
-    files.mkdir()
-    (files / "node-public.yaml").write_text(NODE_PUBLIC_TASK)
-    task(server, PUBLIC, "node-public", files / "node-public.yaml", f"file://{bare}#main", HUB)
-    cli(server, "acr", "task", "hook", "install", "-r", PUBLIC, "-n", "node-public",
-        "--repository", str(bare))  # fmt: skip
-
-    importer = tmp_path / "import-baseimage-node"
-    importer.mkdir()
-    (importer / "Dockerfile").write_text(IMPORT_DOCKERFILE)
-    (importer / "test.sh").write_text(TEST_SH)
-    (importer / "test.sh").chmod(0o755)
-    (importer / "acr-task.yaml").write_text(IMPORT_BASEIMAGE_NODE)
-    task(server, BASE, "base-import-node", importer / "acr-task.yaml", str(importer), PUBLIC)
+    base = set_up_chain(server, tmp_path, "Blue")
 
     # hello-world deploys itself: its identity reads the registry's credentials from the key
     # vault and may create container groups in the instance's resource group.
@@ -162,7 +117,7 @@ def test_a_restart_keeps_the_instance_and_the_triggers(server: Airlock, tmp_path
 
     for registry, name in TASKS:
         run_by_hand(server, registry, name)
-        first = ended(server, registry, name, 1)[0]
+        first = ended(server, registry, name, 1, timeout=WAIT)[0]
         assert first["status"] == "Succeeded", (name, first)
     before = stable_runs(server)
     assert [len(r) for r in before.values()] == [1, 1, 1], before
@@ -205,10 +160,10 @@ def test_a_restart_keeps_the_instance_and_the_triggers(server: Airlock, tmp_path
     assert stable_runs(server) == before
 
     # --- phase two: one commit runs the chain; hello-world redeploys the page ------------
-    commit("Green")
-    public = ended(server, PUBLIC, "node-public", 2)
-    gate = ended(server, BASE, "base-import-node", 2)
-    app = ended(server, APP, "hello-world", 2)
+    base.commit("Green")
+    public = ended(server, PUBLIC, "node-public", 2, timeout=WAIT)
+    gate = ended(server, BASE, "base-import-node", 2, timeout=WAIT)
+    app = ended(server, APP, "hello-world", 2, timeout=WAIT)
     assert (public[0]["trigger"], public[0]["status"]) == ("Commit", "Succeeded"), public[0]
     assert (gate[0]["trigger"], gate[0]["status"]) == ("Image Update", "Succeeded"), gate[0]
     assert (app[0]["trigger"], app[0]["status"]) == ("Image Update", "Succeeded"), app[0]

@@ -1,9 +1,62 @@
-# ruff: noqa: E501  (the seed's task file, line for line)
-"""The seed walkthrough's import-baseimage-node files, as the seed gives them, for the tests
-that run its gated import."""
+# ruff: noqa: E501  (the seed's task files, line for line)
+"""The seed walkthrough's pieces for the tests that run its chain (test_walkthrough_chain,
+test_walkthrough_restart, test_task_runs): the files of its repositories, the CLI and git
+helpers, and ``set_up_chain``, which builds everything up to hello-world.
+
+    commit to base-image-node ──> node-public        (builds node:15-alpine into "public")
+                                      │ push
+                                      v
+                                  base-import-node   (the seed's gate task, verbatim)
+                                      │ push
+                                      v
+                                  hello-world        (the test's own: built on base-artifacts)
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.servers import Airlock
+
+HUB, PUBLIC, BASE, APP = "dockerhubsim", "publicsim", "baseartifacts", "helloregistry"
+
+NODE_IMAGE = (
+    'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+)
+BASE_IMAGE_NODE = """\
+ARG REGISTRY_NAME=
+FROM ${{REGISTRY_NAME}}node:15-alpine
+ENV NODE_VERSION 15-alpine
+ENV BACKGROUND_COLOR {color}
+"""
+NODE_PUBLIC_TASK = """\
+version: v1.1.0
+steps:
+  - build: -t {{.Run.Registry}}/node:15-alpine --build-arg REGISTRY_NAME={{.Values.REGISTRY_FROM_URL}} .
+  - push: ["{{.Run.Registry}}/node:15-alpine"]
+"""
+TEST_SH = """\
+#!/bin/sh
+echo "Validating Image"
+echo "NODE_VERSION: $NODE_VERSION"
+echo "BACKGROUND_COLOR: $BACKGROUND_COLOR"
+EXIT_CODE=0
+if [ "$(echo $BACKGROUND_COLOR | tr '[:lower:]' '[:upper:]')" = 'RED' ]; then
+    echo "ERROR: Invalid Color: $BACKGROUND_COLOR"
+    EXIT_CODE=1
+else
+  echo "Validation Complete - No Known Errors"
+fi
+exit ${EXIT_CODE}
+"""
 IMPORT_BASEIMAGE_NODE = """\
 version: v1.1.0
 steps:
@@ -48,3 +101,122 @@ WORKDIR /test
 COPY ./test.sh .
 CMD ./test.sh
 """
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(cwd),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Walk Through",
+        "GIT_AUTHOR_EMAIL": "walk@example.invalid",
+        "GIT_COMMITTER_NAME": "Walk Through",
+        "GIT_COMMITTER_EMAIL": "walk@example.invalid",
+    }
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, f"git {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return (done.stdout + done.stderr).strip()
+
+
+def cli(server: Airlock, *args: str) -> Any:
+    done = server.cli(*args, "-o", "json", check=False)
+    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def login(server: Airlock, registry: str) -> str:
+    return str(cli(server, "acr", "show", "-n", registry)["loginServer"])
+
+
+def task(server: Airlock, registry: str, name: str, file: Path, context: str, source: str) -> None:
+    """A task with an identity that pulls from ``source`` through its AcrPull role there."""
+    cli(server, "acr", "task", "create", "-r", registry, "-n", name, "-f", str(file), "-c",
+        context, "--set", f"REGISTRY_FROM_URL={login(server, source)}/",
+        "--assign-identity")  # fmt: skip
+    principal = cli(server, "acr", "task", "show", "-r", registry, "-n", name)["identity"][
+        "principalId"
+    ]
+    scope = cli(server, "acr", "show", "-n", source)["id"]
+    cli(server, "role", "assignment", "create", "--assignee", principal, "--scope", scope,
+        "--role", "acrpull")  # fmt: skip
+    cli(server, "acr", "task", "credential", "add", "-r", registry, "-n", name,
+        "--login-server", login(server, source), "--use-identity", "[system]")  # fmt: skip
+
+
+def runs(server: Airlock, registry: str, name: str) -> list[dict[str, Any]]:
+    return list(cli(server, "acr", "task", "list-runs", "-r", registry, "-n", name))
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ended(
+    server: Airlock, registry: str, name: str, count: int, timeout: float = 120
+) -> list[dict[str, Any]]:
+    """The task's runs once there are ``count`` and none is queued or running."""
+
+    def check() -> list[dict[str, Any]] | None:
+        found = runs(server, registry, name)
+        done = len(found) >= count and all(r["status"] not in ("Queued", "Running") for r in found)
+        return found if done else None
+
+    return list(wait_for(check, f"{count} ended run(s) of {name}", timeout=timeout))
+
+
+def run_by_hand(server: Airlock, registry: str, name: str) -> None:
+    done = server.cli("acr", "task", "run", "-r", registry, "-n", name, "--no-logs", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@dataclass(frozen=True)
+class BaseRepository:
+    """base-image-node: a bare repository (the task's context) and a working clone."""
+
+    bare: Path
+    work: Path
+
+    def commit(self, color: str) -> None:
+        """The seed's edit: BACKGROUND_COLOR, committed and pushed (the hook fires)."""
+        (self.work / "Dockerfile").write_text(BASE_IMAGE_NODE.format(color=color))
+        git(self.work, "add", "Dockerfile")
+        git(self.work, "commit", "--quiet", "-m", f"background {color}")
+        git(self.work, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+
+
+def set_up_chain(server: Airlock, folder: Path, color: str) -> BaseRepository:
+    """The Docker Hub stand-in's node image, base-image-node at ``color`` with node-public on
+    its commit hook, and the seed's gate base-import-node (the registries exist already)."""
+    hub = folder / "hub"
+    hub.mkdir()
+    shutil.copy2("/bin/busybox", hub / "busybox")
+    (hub / "Dockerfile").write_text(NODE_IMAGE)
+    cli(server, "acr", "build", "-r", HUB, "--image", "node:15-alpine", "--no-logs", str(hub))
+
+    base = BaseRepository(folder / "base-image-node.git", folder / "base-image-node")
+    git(folder, "init", "--quiet", "--bare", "--initial-branch=main", str(base.bare))
+    git(folder, "clone", "--quiet", str(base.bare), str(base.work))
+    git(base.work, "checkout", "--quiet", "-B", "main")
+    base.commit(color)
+    files = folder / "files"
+    files.mkdir()
+    (files / "node-public.yaml").write_text(NODE_PUBLIC_TASK)
+    task(server, PUBLIC, "node-public", files / "node-public.yaml", f"file://{base.bare}#main", HUB)
+    cli(server, "acr", "task", "hook", "install", "-r", PUBLIC, "-n", "node-public",
+        "--repository", str(base.bare))  # fmt: skip
+
+    importer = folder / "import-baseimage-node"
+    importer.mkdir()
+    (importer / "Dockerfile").write_text(IMPORT_DOCKERFILE)
+    (importer / "test.sh").write_text(TEST_SH)
+    (importer / "test.sh").chmod(0o755)
+    (importer / "acr-task.yaml").write_text(IMPORT_BASEIMAGE_NODE)
+    task(server, BASE, "base-import-node", importer / "acr-task.yaml", str(importer), PUBLIC)
+    return base
