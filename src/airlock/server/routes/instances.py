@@ -73,7 +73,10 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
                     ip_address=current.ip_address,
                     ports=_keep_remapped(draft.ports, current.ports),
                     state=current.state,
+                    # What runs now, until the new image's deploy replaces it.
                     digest=current.digest,
+                    base_image=current.base_image,
+                    base_digest=current.base_digest,
                     container=current.container,
                     created_at=current.created_at,
                 )
