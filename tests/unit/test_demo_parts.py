@@ -19,7 +19,10 @@ from airlock.demo.errors import DemoError
 from airlock.demo.repos import Repository, set_background
 from airlock.demo.runs import Expected, RunWatcher
 
-PAGE = '<body style="background-color: Green"><b id="background-color">Green</b></body>'
+PAGE = (
+    '<body style="background-color: Green"><b id="background-color">Green</b>'
+    '<code id="base-image-digest">sha256:abc</code></body>'
+)
 
 
 def test_secret_values_print_masked_and_hidden_arguments_print_as_variables() -> None:
@@ -64,7 +67,7 @@ def served_page() -> Iterator[str]:
 
 def test_the_page_colour_is_read_over_http(served_page: str) -> None:
     assert page.color_of(served_page) == "Green"
-    assert page.wait_for_color(served_page, "green", timeout=5) == "Green"
+    assert page.wait_for_color(served_page, "green", timeout=5) == page.Look("Green", "sha256:abc")
     with pytest.raises(DemoError, match=r"shows Green after 0\.5 s, not Red"):
         page.wait_for_color(served_page, "Red", timeout=0.5)
     assert page.color_of("http://127.0.0.1:9/") is None  # nothing listens on port 9

@@ -69,6 +69,7 @@ class Walkthrough:
         self.base_color = INITIAL_COLOR  # what base-image-node's Dockerfile says now
         self.gate_runs: list[tuple[str, str]] = []  # validated imports: (run id, colour)
         self.dockerhub_password = ""
+        self.first_validated = ""  # the base digest hello-world ran on after the switch
 
     # --- the walkthrough ------------------------------------------------------------------
 
@@ -254,7 +255,8 @@ class Walkthrough:
             "--set", f"ACI={ACI}", "--set", f"ACI_RG={group_of(ACI)}", "-o", "table",
         )  # fmt: skip
         self.run_task(REGISTRY, "hello-world")
-        self.see_page(self.colors[-1])
+        # The first validated image: what the rollback below must bring back, digest and all.
+        self.first_validated = self.see_page(self.colors[-1]).base_digest
 
     def rollback(self) -> None:
         earlier, earlier_color = self.gate_runs[0]
@@ -272,7 +274,13 @@ class Walkthrough:
             "-o", "table",
         )  # fmt: skip
         self.wait_run(REGISTRY, Expected("hello-world", "Image Update", "Succeeded"), before)
-        self.see_page(earlier_color)
+        back = self.see_page(earlier_color)
+        if back.base_digest != self.first_validated:
+            raise DemoError(
+                f"after the rollback the app runs on the base image {back.base_digest}, not on "
+                f"the first validated one, {self.first_validated}"
+            )
+        self.console.good("hello-world runs on the first validated base image again")
 
     def run_tables(self) -> None:
         expected = {
@@ -380,11 +388,15 @@ class Walkthrough:
             time.sleep(0.5)
         self.console.good(f"{task} did not run: it keeps the last validated base image")
 
-    def see_page(self, color: str) -> None:
+    def see_page(self, color: str) -> page.Look:
         self.console.command(f"curl -s {self.url}")
         seen = page.wait_for_color(self.url, color)
-        self.colors.append(seen)
-        self.console.good(f"the page at {self.url} shows background: {seen}")
+        self.colors.append(seen.color)
+        self.console.good(
+            f"the page at {self.url} shows background: {seen.color} "
+            f"(built on the base image {seen.base_digest})"
+        )
+        return seen
 
 
 def _variable(registry: str) -> str:
