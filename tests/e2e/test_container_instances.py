@@ -323,3 +323,25 @@ def test_an_instance_knows_the_base_its_image_was_built_on(server: Airlock, tmp_
 
     for name in ("built-on-base", "from-scratch"):
         ok(server, "container", "delete", "-g", GROUP, "-n", name, "--yes")
+
+
+def test_secure_variables_stay_masked_in_logs_after_a_restart(
+    server: Airlock, tmp_path: Path
+) -> None:
+    """The container prints its secure variable; ``container logs`` shows it masked, also
+    from a server process that was not the one told the value at create."""
+    image = build_image(server, tmp_path / "secretlog", "secretlog:1", BUSYBOX_IMAGE
+                        + 'COPY env.sh /env.sh\nCMD ["/bin/sh", "/env.sh"]\n')  # fmt: skip
+    secret = "tok-" + "9f3a61c0d2e84b7f"
+    create(server, "secret-log", image, "--secure-environment-variables",
+           f"AIRLOCK_TOKEN={secret}")  # fmt: skip
+
+    def logs() -> str:
+        return ok(server, "container", "logs", "-g", GROUP, "-n", "secret-log").stdout
+
+    before = logs()
+    assert "AIRLOCK_TOKEN=***" in before and secret not in before, before
+    server.restart()
+    after = logs()
+    assert "AIRLOCK_TOKEN=***" in after and secret not in after, after
+    ok(server, "container", "delete", "-g", GROUP, "-n", "secret-log", "--yes")

@@ -350,6 +350,9 @@ steps:
     when: ["-"]
   - id: after
     cmd: bash echo after both
+    when: ["left", "right"]
+  - id: last
+    cmd: bash echo last
 """
     create_task(server, "parallel-steps", task, context(tmp_path / "ctx", {}, busybox=False))
 
@@ -363,12 +366,13 @@ steps:
             datetime.fromisoformat(steps[name]["startTime"]),
             datetime.fromisoformat(steps[name]["finishTime"]),
         )
-        for name in ("left", "right", "after")
+        for name in ("left", "right", "after", "last")
     }
     (left_start, left_end), (right_start, right_end) = times["left"], times["right"]
     assert left_start < right_end and right_start < left_end, times
-    # `after` (no when) waits for both.
+    # `after` names both; `last` (no when) waits for the step before it (acr-builder's rule).
     assert times["after"][0] >= max(left_end, right_end), times
+    assert times["last"][0] >= times["after"][1], times
 
 
 def test_parallel_docker_tags_keep_every_name(server: Airlock, tmp_path: Path) -> None:

@@ -117,6 +117,8 @@ def routes(services: Services, gate: Gate) -> list[GuardedRoute]:
         if tail is not None and not tail.isdigit():
             raise InvalidArgumentError("'tail' must be a number of lines")
         content = await asyncio.to_thread(deployer.logs, record, int(tail) if tail else None)
+        # This instance's own secrets, whichever server process was told them at create.
+        MASKER.add_many(s for s in [record.password, *record.secure_environment.values()] if s)
         return JSONResponse({"content": MASKER.mask(content)})
 
     path = "/api/container-groups/{group}/{name}"
