@@ -115,9 +115,7 @@ class CommitPoller:
         if last == head:
             return
         if last is None:
-            # The first look: remember what is there (the row is made with the task's
-            # webhook secret, as for a webhook call), run nothing.
-            settings.webhook_secret(task.id)
+            # The first look: remember what is there, run nothing.
             settings.set_last_commit(task.id, head)
             log.info("task %s/%s follows %s at %s", registry.name, task.name, branch, head[:12])
             return

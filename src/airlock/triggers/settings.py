@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Connection, Engine, select, text
 
 from airlock.common.clock import now_iso
 from airlock.crypto import MasterKey
@@ -94,25 +94,13 @@ class TriggerSettingsStore:
         keep the first one's)."""
         made = secrets.token_urlsafe(32)
         sealed = self.key.seal(made.encode(), _aad(task_id))
-        defaults = TriggerSettings()
         with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO task_triggers (task, base_image_enabled, base_image_type,"
-                    " base_image_name, commit_enabled, sealed_webhook_secret, updated_at)"
-                    " VALUES (:task, :bi, :bt, :bn, :ce, :secret, :now)"
-                    " ON CONFLICT (task) DO UPDATE SET sealed_webhook_secret ="
-                    " COALESCE(task_triggers.sealed_webhook_secret, :secret)"
-                ),
-                {
-                    "task": task_id,
-                    "bi": defaults.base_image_enabled,
-                    "bt": defaults.base_image_type,
-                    "bn": defaults.base_image_name,
-                    "ce": defaults.commit_enabled,
-                    "secret": sealed,
-                    "now": now_iso(),
-                },
+            self._upsert(
+                conn,
+                task_id,
+                "sealed_webhook_secret",
+                sealed,
+                "COALESCE(task_triggers.sealed_webhook_secret, :value)",
             )
             stored = conn.execute(
                 select(task_triggers.c.sealed_webhook_secret).where(task_triggers.c.task == task_id)
@@ -120,11 +108,33 @@ class TriggerSettingsStore:
         return self.key.open(stored, _aad(task_id)).decode()
 
     def set_last_commit(self, task_id: str, commit: str) -> None:
+        """The head commit polling last saw (the row is made with the defaults if the task
+        has none yet)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                text("UPDATE task_triggers SET last_commit = :c WHERE task = :task"),
-                {"c": commit, "task": task_id},
-            )
+            self._upsert(conn, task_id, "last_commit", commit, ":value")
+
+    @staticmethod
+    def _upsert(conn: Connection, task_id: str, column: str, value: object, update: str) -> None:
+        """Set one column of the task's row, inserting the row with the default settings when
+        there is none (one dialect-neutral statement, no read-then-write race)."""
+        defaults = TriggerSettings()
+        conn.execute(
+            text(
+                "INSERT INTO task_triggers (task, base_image_enabled, base_image_type,"
+                f" base_image_name, commit_enabled, {column}, updated_at)"
+                " VALUES (:task, :bi, :bt, :bn, :ce, :value, :now)"
+                f" ON CONFLICT (task) DO UPDATE SET {column} = {update}"
+            ),
+            {
+                "task": task_id,
+                "bi": defaults.base_image_enabled,
+                "bt": defaults.base_image_type,
+                "bn": defaults.base_image_name,
+                "ce": defaults.commit_enabled,
+                "value": value,
+                "now": now_iso(),
+            },
+        )
 
 
 def _aad(task_id: str) -> str:
