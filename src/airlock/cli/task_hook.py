@@ -13,15 +13,14 @@ and the secret reaches curl on its standard input, never on its command line.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from airlock.cli.api import segment
 from airlock.cli.errors import CLIError
 from airlock.cli.options import Context, Subparsers, add_global_arguments, add_registry_argument
+from airlock.common.files import write_private
 
 HOOK_NAME = "post-receive"
 CURL_MAX_SECONDS = 5
@@ -121,15 +120,8 @@ def write_hook(repository: Path, script: str, force: bool) -> Path:
     target = hooks / HOOK_NAME
     if (target.exists() or target.is_symlink()) and not force:
         raise CLIError(f"{target} exists already; give --force to replace it")
-    handle, temporary = tempfile.mkstemp(prefix=f".{HOOK_NAME}-", dir=hooks)
-    try:
-        os.fchmod(handle, 0o700)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(script)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # Owner-only (it holds the webhook secret), runnable by git; replaced atomically.
+    write_private(target, script.encode(), mode=0o700)
     return target
 
 

@@ -7,8 +7,9 @@ import tempfile
 from pathlib import Path
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, mode 0600, in a folder made 0700 if new.
+def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` atomically, mode 0600 (or ``mode``, e.g. 0700 for a
+    script only its owner runs), in a folder made 0700 if new.
 
     The bytes go to a temporary file in the same folder, are flushed to disk, and are then
     renamed over the target, so a crash leaves the old file or the new one, never half.
@@ -16,7 +17,7 @@ def write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
