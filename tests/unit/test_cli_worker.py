@@ -18,7 +18,13 @@ from airlock.cli.options import Context
 from airlock.cli.worker import _argv
 from airlock.runner.executor import RunResult, StepReport
 from airlock.runner.plan import RunPlan
-from airlock.runner.remote import RemoteHost, WorkerRefusedError, _check, parse_args
+from airlock.runner.remote import (
+    RemoteHost,
+    ServicePrincipal,
+    WorkerRefusedError,
+    _check,
+    parse_args,
+)
 
 RUN = "6f1c2e9a-0d4b-4c51-9a53-2f5e8d1b7c00"
 PLAN = RunPlan(
@@ -82,14 +88,20 @@ def test_the_worker_reads_its_server_and_token_from_the_environment(
     [
         ({"server": None}, "give --server"),
         ({"server": "127.0.0.1:5080"}, "http:// or https://"),
-        ({"token": None}, "get-access-token"),
+        ({"token": None}, "--service-principal APPID"),
+        ({"service_principal": "app-1"}, "not both"),
+        ({"service_principal": "app-1", "token": None}, "AIRLOCK_WORKER_SECRET"),
         ({"concurrency": 0}, "--concurrency"),
         ({"name": "a/b"}, "--name"),
         ({"name": "x" * 61}, "--name"),
     ],
 )
-def test_bad_options_are_refused_with_what_to_give(options: dict[str, Any], message: str) -> None:
-    values = {"server": "http://h:1", "token": "als_t", "concurrency": 1, "name": "ok-1"}
+def test_bad_options_are_refused_with_what_to_give(
+    options: dict[str, Any], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AIRLOCK_WORKER_SECRET", raising=False)
+    values = {"server": "http://h:1", "token": "als_t", "concurrency": 1, "name": "ok-1",
+              "service_principal": None}  # fmt: skip
     problem = _check(argparse.Namespace(**{**values, **options}))
     assert problem is not None and message in problem
 
@@ -148,10 +160,69 @@ def test_a_server_that_cannot_be_reached_is_tried_again() -> None:
 def test_a_refused_token_stops_the_worker_with_what_to_do() -> None:
     error = {"error": {"code": "SessionExpired", "message": "the session is unknown"}}
     remote = host(Server(httpx.Response(401, json=error)))
-    with pytest.raises(WorkerRefusedError, match="start the worker again"):
+    with pytest.raises(WorkerRefusedError, match="start the worker with --service-principal"):
         remote.claim("w-0", 1)
     assert remote.refused.is_set()
-    assert "get-access-token" in remote.refusal
+    assert "AIRLOCK_WORKER_SECRET" in remote.refusal
+
+
+class SigningServer:
+    """The worker API with sessions: /api/login hands out als_1, als_2, ...; a call with a
+    session in ``expired`` gets a 401."""
+
+    def __init__(self, secret: str = "s3cret") -> None:
+        self.secret = secret
+        self.sessions = 0
+        self.expired: set[str] = set()
+        self.calls: list[tuple[str, str]] = []  # (path, bearer)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self.calls.append((request.url.path, bearer))
+        if request.url.path == "/api/login":
+            if body != {"appId": "app-1", "secret": self.secret}:
+                return httpx.Response(401, json={"error": {"message": "sign-in refused."}})
+            self.sessions += 1
+            return httpx.Response(200, json={"accessToken": f"als_{self.sessions}"})
+        if not bearer or bearer in self.expired:
+            return httpx.Response(401, json={"error": {"message": "the session expired"}})
+        return httpx.Response(204)
+
+
+def principal_host(server: SigningServer, secret: str = "s3cret") -> RemoteHost:
+    return RemoteHost(
+        "http://127.0.0.1:5080",
+        principal=ServicePrincipal("app-1", secret),
+        retry_pause=0,
+        retry_for=5,
+        transport=httpx.MockTransport(server),
+    )
+
+
+def test_a_service_principal_signs_in_and_again_when_its_session_ends() -> None:
+    server = SigningServer()
+    remote = principal_host(server)
+    assert remote.claim("w-0", 1) is None
+    assert remote.claim("w-0", 1) is None
+    assert server.calls == [("/api/login", ""), ("/api/workers/claim", "als_1"),
+                            ("/api/workers/claim", "als_1")]  # fmt: skip
+
+    server.expired.add("als_1")
+    assert remote.claim("w-0", 1) is None  # 401, sign in again, the same call again
+    # Signing in presents no session (the stale one is not sent along).
+    assert server.calls[-3:] == [("/api/workers/claim", "als_1"), ("/api/login", ""),
+                                 ("/api/workers/claim", "als_2")]  # fmt: skip
+    assert remote.sign_ins == 2 and not remote.refused.is_set()
+    assert "s3cret" not in repr(ServicePrincipal("app-1", "s3cret"))
+
+
+def test_a_wrong_secret_stops_the_worker_naming_the_principal() -> None:
+    remote = principal_host(SigningServer(), secret="wrong")
+    with pytest.raises(WorkerRefusedError, match="service principal app-1"):
+        remote.claim("w-0", 1)
+    assert remote.refused.is_set() and "AIRLOCK_WORKER_SECRET" in remote.refusal
+    assert "wrong" not in remote.refusal
 
 
 def _context() -> Context:

@@ -20,9 +20,11 @@ def register(subparsers: Subparsers) -> None:
         help="Run task runs for an Airlock server from this machine, in the foreground.",
         description="Take queued runs from the server at --server and run them with this "
         "machine's podman, as the server's own workers do (GitLab Runner style: the worker "
-        "long-polls the server). Its token is a session of a principal with Contributor on "
-        "the server: 'airlock login --service-principal -u APPID -p SECRET', then "
-        "'airlock account get-access-token --query accessToken -o tsv'. SIGTERM or SIGINT "
+        "long-polls the server). It acts as a principal with Contributor on the server: a "
+        "service principal it signs in as, again whenever its session ends "
+        "(--service-principal APPID, the secret in $AIRLOCK_WORKER_SECRET), or a session "
+        "token ('airlock account get-access-token --query accessToken -o tsv'), which ends "
+        "after $AIRLOCK_SESSION_HOURS. SIGTERM or SIGINT "
         "stops it; runs in progress end Failed as interrupted.",
     )
     parser.add_argument(
@@ -30,9 +32,17 @@ def register(subparsers: Subparsers) -> None:
         help="The Airlock server's URL (default: $AIRLOCK_URL).",
     )
     parser.add_argument(
+        "--service-principal",
+        metavar="APPID",
+        help="Sign in as this service principal (Contributor on the server), with its secret "
+        "from $AIRLOCK_WORKER_SECRET, and again whenever the session ends: what a long-lived "
+        "worker should use.",
+    )
+    parser.add_argument(
         "--token",
         help="A session token (als_...) of a principal with Contributor on the server "
-        "(default: $AIRLOCK_WORKER_TOKEN, which keeps it out of the process list).",
+        "(default: $AIRLOCK_WORKER_TOKEN, which keeps it out of the process list); it cannot "
+        "be renewed, so the worker stops when it expires.",
     )
     parser.add_argument(
         "--name",
@@ -66,8 +76,8 @@ def run_worker(args: argparse.Namespace, ctx: Context) -> Any:
 def _argv(args: argparse.Namespace) -> list[str]:
     """The options given, for the worker's own parser (which fills in the defaults)."""
     argv = ["--concurrency", str(args.concurrency)]
-    for option in ("server", "token", "name", "home"):
+    for option in ("server", "token", "service_principal", "name", "home"):
         value = getattr(args, option)
         if value is not None:
-            argv += [f"--{option}", str(value)]
+            argv += [f"--{option.replace('_', '-')}", str(value)]
     return argv

@@ -7,14 +7,19 @@ queued run, executes its plan with this machine's engine (configuration and run 
 never sees the server's database, vault or master key: the plan carries what one run needs.
 
 - Connection errors (the server restarting) are retried with a pause; a run keeps going.
-- A 401 (the token expired or was revoked) or a 403 (the principal lost its role) ends the
-  worker with the server's message: sign in again and give a new ``--token``.
+- Credentials: a service principal (``--service-principal APPID``, its secret in
+  ``$AIRLOCK_WORKER_SECRET``), with which the worker signs in and signs in again whenever
+  its session ends (sessions last ``$AIRLOCK_SESSION_HOURS``, 12 by default); or a session
+  token (``--token``), which it cannot renew.
+- A 401 that signing in again does not cure (a wrong secret, a revoked principal, an expired
+  ``--token``) or a 403 (the principal lost its role) ends the worker with the server's
+  message.
 - SIGTERM or SIGINT stops it: no new claim; runs in progress are stopped and reported Failed
   as interrupted.
 
-Its token is a management session (``als_...``) of a principal holding
-``agentPools/write`` on the server (Contributor): ``airlock login --service-principal`` then
-``airlock account get-access-token``.
+The principal must hold ``agentPools/write`` on the server (Contributor). A token is a
+management session (``als_...``): ``airlock login --service-principal`` then ``airlock account
+get-access-token``.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ log = logging.getLogger("airlock.worker")
 
 URL_ENV = "AIRLOCK_URL"
 TOKEN_ENV = "AIRLOCK_WORKER_TOKEN"
+SECRET_ENV = "AIRLOCK_WORKER_SECRET"  # a service principal's secret: never on a command line
 CLAIM_WAIT = 5  # seconds one claim waits on the server for a run (and a stop for it)
 RETRY_PAUSE = 2.0
 RETRY_FOR = 120.0  # a report is retried this long while the server cannot be reached
@@ -58,27 +64,53 @@ class WorkerRefusedError(Exception):
     """The server refused the worker's credentials (401) or role (403): no point retrying."""
 
 
+class ServicePrincipal:
+    """What the worker signs in with, again whenever its session ends."""
+
+    def __init__(self, app_id: str, secret: str) -> None:
+        self.app_id = app_id
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return f"ServicePrincipal({self.app_id!r}, ***)"
+
+    def body(self) -> dict[str, str]:
+        return {"appId": self.app_id, "secret": self._secret}
+
+
 class RemoteHost:
     """``RunHost`` over the worker API; ``refused`` is set when the server refuses the
-    token, with the reason in ``refusal``."""
+    worker's credentials, with the reason in ``refusal``.
+
+    Give it a ``token``, or a ``principal`` it signs in with (at the first call, and again
+    after a 401: the session ended). Worker threads share one session; the first thread to
+    meet a 401 signs in again, the others use its new session.
+    """
 
     def __init__(
         self,
         server: str,
-        token: str,
+        token: str | None = None,
         *,
+        principal: ServicePrincipal | None = None,
         retry_pause: float = RETRY_PAUSE,
         retry_for: float = RETRY_FOR,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        if (token is None) == (principal is None):
+            raise ValueError("give a token or a service principal")
         self.retry_pause = retry_pause
         self.retry_for = retry_for
         self.refused = threading.Event()
         self.refusal = ""
         self.heartbeat_interval = HEARTBEAT_INTERVAL
+        self.sign_ins = 0
+        self._principal = principal
+        self._token = token
+        self._token_lock = threading.Lock()
         self._client = httpx.Client(
             base_url=server.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}", "User-Agent": "airlock-worker"},
+            headers={"User-Agent": "airlock-worker"},
             timeout=httpx.Timeout(30.0, read=CLAIM_WAIT + 30.0),
             transport=transport,
         )
@@ -135,17 +167,11 @@ class RemoteHost:
         """The JSON answer, None for 204. Connection errors are retried for ``retry_for``
         seconds (the server may be restarting)."""
         give_up = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
-        while True:
-            if self.refused.is_set():
-                raise WorkerRefusedError(self.refusal)
-            try:
-                response = self._client.post(path, json=body)
-                break
-            except httpx.TransportError as exc:
-                if time.monotonic() >= give_up:
-                    raise
-                log.warning("cannot reach the server (%s); trying again", exc)
-                time.sleep(self.retry_pause)
+        response = self._send(path, body, give_up)
+        if response.status_code == 401 and self._principal is not None:
+            # The session ended (or was revoked): sign in again once, and retry the call.
+            self._sign_in(stale=response.request.headers.get("Authorization", ""))
+            response = self._send(path, body, give_up)
         if response.status_code in (401, 403):
             self.refusal = _refusal(response)
             self.refused.set()
@@ -156,6 +182,49 @@ class RemoteHost:
             raise RuntimeError(f"{path}: {response.status_code} {_message(response)}")
         answer: dict[str, Any] = response.json()
         return answer
+
+    def _send(self, path: str, body: dict[str, Any], give_up: float) -> httpx.Response:
+        while True:
+            if self.refused.is_set():
+                raise WorkerRefusedError(self.refusal)
+            try:
+                return self._client.post(
+                    path, json=body, headers={"Authorization": f"Bearer {self._session()}"}
+                )
+            except httpx.TransportError as exc:
+                if time.monotonic() >= give_up:
+                    raise
+                log.warning("cannot reach the server (%s); trying again", exc)
+                time.sleep(self.retry_pause)
+
+    def _session(self) -> str:
+        with self._token_lock:
+            token = self._token
+        if token is None:
+            return self._sign_in(stale="")
+        return token
+
+    def _sign_in(self, stale: str) -> str:
+        """A new session for the principal; ``stale`` is the authorization the 401 answered
+        (another thread may have signed in meanwhile: its session is used then)."""
+        assert self._principal is not None
+        with self._token_lock:
+            if self._token is not None and f"Bearer {self._token}" != stale:
+                return self._token
+            response = self._client.post("/api/login", json=self._principal.body())
+            if response.status_code != 200:
+                self.refusal = (
+                    f"the server refused the worker's service principal "
+                    f"{self._principal.app_id} ({_message(response).rstrip('.')}); check its "
+                    f"secret in ${SECRET_ENV} and that it still exists"
+                )
+                self.refused.set()
+                raise WorkerRefusedError(self.refusal)
+            token = str(response.json()["accessToken"])
+            self._token = token
+            self.sign_ins += 1
+            log.info("signed in as %s (session %d)", self._principal.app_id, self.sign_ins)
+            return token
 
 
 def _message(response: httpx.Response) -> str:
@@ -169,9 +238,9 @@ def _refusal(response: httpx.Response) -> str:
     message = _message(response)
     if response.status_code == 401:
         return (
-            f"the server refused the worker's token ({message.rstrip('.')}); start the worker "
-            "again with a new one: 'airlock login --service-principal -u APPID -p SECRET', "
-            "then 'airlock account get-access-token'"
+            f"the server refused the worker's credentials ({message.rstrip('.')}); a --token "
+            "session ends after $AIRLOCK_SESSION_HOURS: start the worker with "
+            f"--service-principal APPID and ${SECRET_ENV}, and it signs in again by itself"
         )
     return f"the server refused the worker ({message})"
 
@@ -201,6 +270,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", default=os.environ.get(URL_ENV), help="The server's URL.")
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV), help="A session token.")
+    parser.add_argument("--service-principal", dest="service_principal", default=None)
     parser.add_argument("--name", default=f"{socket.gethostname()}-{os.getpid()}")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--home", type=Path, default=None)
@@ -224,7 +294,11 @@ def serve(args: argparse.Namespace) -> int:
         print(f"ERROR: {problem}", file=sys.stderr)
         return 2
     home: Path = args.home or default_home()
-    host = RemoteHost(args.server, args.token)
+    if args.service_principal:
+        principal = ServicePrincipal(args.service_principal, os.environ[SECRET_ENV])
+        host = RemoteHost(args.server, principal=principal)
+    else:
+        host = RemoteHost(args.server, args.token)
     pool = RemotePool(
         host,
         home,
@@ -263,10 +337,17 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"give --server (or set ${URL_ENV}): the Airlock server's URL"
     if not str(args.server).startswith(("http://", "https://")):
         return f"--server must be an http:// or https:// URL, not {args.server!r}"
-    if not args.token:
+    if args.service_principal and args.token:
+        return "give --service-principal or --token, not both"
+    if args.service_principal and not os.environ.get(SECRET_ENV):
         return (
-            f"give --token (or set ${TOKEN_ENV}): a session of a principal with Contributor "
-            "on the server, from 'airlock account get-access-token'"
+            f"set ${SECRET_ENV} to the service principal's secret (it is read from the "
+            "environment only, never from the command line)"
+        )
+    if not args.service_principal and not args.token:
+        return (
+            f"give --service-principal APPID (its secret in ${SECRET_ENV}), or --token (or "
+            f"${TOKEN_ENV}): a principal with Contributor on the server"
         )
     if not 1 <= args.concurrency <= 64:
         return "--concurrency must be from 1 to 64"
