@@ -34,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "src")]
 
-from tests.e2e.test_task_runs import reset_engine  # noqa: E402
+from tests.support.engine import reset_engine  # noqa: E402
 from tests.support.servers import airlock_executable, free_port  # noqa: E402
 
 from airlock.demo.console import strip_ansi  # noqa: E402

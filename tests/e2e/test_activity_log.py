@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.cli import api_ok
 from tests.support.servers import Airlock, free_port, running_airlock
 
 SECRET_VALUE = "activity-secret-value-Zq81"
@@ -25,14 +26,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
         yield running
 
 
-def ok(
-    server: Airlock, method: str, path: str, body: object = None, token: str | None = None
-) -> Any:
-    status, answer = server.api(method, path, body, token=token)
-    assert 200 <= status < 300, (method, path, status, answer)
-    return answer
-
-
 def entries(server: Airlock) -> list[dict[str, Any]]:
     done = server.cli("monitor", "activity-log", "list", "--max-events", "5000")
     found = json.loads(done.stdout)
@@ -43,37 +36,39 @@ def entries(server: Airlock) -> list[dict[str, Any]]:
 def test_calls_are_recorded_and_no_secret_is_anywhere(server: Airlock) -> None:
     registry = "activityreg"
     server.create_registry(registry, port=free_port())
-    ok(server, "POST", "/api/vaults", {"name": "activity-kv"})
-    ok(server, "PUT", "/api/vaults/activity-kv/secrets/db", {"value": SECRET_VALUE})
-    shown = ok(server, "GET", "/api/vaults/activity-kv/secrets/db")
+    api_ok(server, "POST", "/api/vaults", {"name": "activity-kv"})
+    api_ok(server, "PUT", "/api/vaults/activity-kv/secrets/db", {"value": SECRET_VALUE})
+    shown = api_ok(server, "GET", "/api/vaults/activity-kv/secrets/db")
     assert shown["value"] == SECRET_VALUE
-    user = ok(
+    user = api_ok(
         server, "POST", "/api/ad/users", {"userPrincipalName": "carol", "password": USER_PASSWORD}
     )
-    sp = ok(server, "POST", "/api/ad/sps", {"name": "activity-sp"})
-    token = ok(
+    sp = api_ok(server, "POST", "/api/ad/sps", {"name": "activity-sp"})
+    token = api_ok(
         server,
         "POST",
         f"/api/registries/{registry}/tokens",
         {"name": "activity-token", "scopeMap": "_repositories_pull"},
     )
     token_passwords = [p["value"] for p in token["credentials"]["passwords"]]
-    renewed = ok(
+    renewed = api_ok(
         server, "POST", f"/api/registries/{registry}/credentials/renew", {"name": "password"}
     )
     admin_passwords = [p["value"] for p in renewed["passwords"]]
-    registry_id = ok(server, "GET", f"/api/registries/{registry}")["id"]
-    assignment = ok(
+    registry_id = api_ok(server, "GET", f"/api/registries/{registry}")["id"]
+    assignment = api_ok(
         server,
         "POST",
         "/api/role-assignments",
         {"assignee": user["id"], "role": "Reader", "scope": registry_id},
     )
     server.api("DELETE", f"/api/role-assignments?id={assignment['name']}")
-    ok(server, "DELETE", f"/api/registries/{registry}/tokens/activity-token")
+    api_ok(server, "DELETE", f"/api/registries/{registry}/tokens/activity-token")
 
     # Refused calls: carol has no role on the vault; nobody signed in at all.
-    session = ok(server, "POST", "/api/login", {"username": "carol", "password": USER_PASSWORD}, "")
+    session = api_ok(
+        server, "POST", "/api/login", {"username": "carol", "password": USER_PASSWORD}, token=""
+    )
     carol = session["accessToken"]
     status, _ = server.api("GET", "/api/vaults/activity-kv/secrets/db", token=carol)
     assert status == 403
@@ -187,14 +182,14 @@ def test_generated_passwords_are_masked_once_shown(server: Airlock) -> None:
     """A token's and a service principal's passwords are shown once and kept hashed; from
     then on, an error that would quote one (here: used as a secret's name) masks it."""
     server.create_registry("maskedpw", port=free_port())
-    made = ok(
+    made = api_ok(
         server,
         "POST",
         "/api/registries/maskedpw/tokens",
         {"name": "masked-token", "scopeMap": "_repositories_pull"},
     )
-    sp = ok(server, "POST", "/api/ad/sps", {"name": "masked-sp"})
-    ok(server, "POST", "/api/vaults", {"name": "masked-kv"})
+    sp = api_ok(server, "POST", "/api/ad/sps", {"name": "masked-sp"})
+    api_ok(server, "POST", "/api/vaults", {"name": "masked-kv"})
     for password in (made["credentials"]["passwords"][0]["value"], sp["password"]):
         status, answer = server.api("GET", f"/api/vaults/masked-kv/secrets/{password}")
         assert status == 404

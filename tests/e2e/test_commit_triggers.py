@@ -15,42 +15,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.cli import ok
+from tests.support.git import git
 from tests.support.servers import Airlock, free_port, start_airlock
+from tests.support.waiting import wait_for
 
 APP = "commitregistry"
 TERMINAL = ("Succeeded", "Failed", "Canceled", "Error", "Timeout")
 
 
 # --- git ----------------------------------------------------------------------------------
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(cwd),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": 'Ada "quote" Lovelace',
-        "GIT_AUTHOR_EMAIL": "ada@example.invalid",
-        "GIT_COMMITTER_NAME": "Ada",
-        "GIT_COMMITTER_EMAIL": "ada@example.invalid",
-    }
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, f"git {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return (done.stdout + done.stderr).strip()
 
 
 class Repository:
@@ -84,12 +67,6 @@ class Repository:
 # --- the server ---------------------------------------------------------------------------
 
 
-def ok(server: Airlock, *args: str) -> subprocess.CompletedProcess[str]:
-    done = server.cli(*args, check=False)
-    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
-
-
 def make_task(server: Airlock, name: str, repo: Repository) -> dict[str, str]:
     """A task on the repository's main branch; returns its webhook (url, secret)."""
     ok(server, "acr", "task", "create", "-n", name, "-r", APP,
@@ -105,16 +82,6 @@ def runs_of(server: Airlock, task: str) -> list[dict[str, Any]]:
     status, listed = server.api("GET", f"/api/registries/{APP}/runs?top=100")
     assert status == 200 and isinstance(listed, list), listed
     return [run for run in listed if run["task"] == task]
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def signed(body: bytes, secret: str) -> dict[str, str]:
@@ -191,7 +158,7 @@ def test_a_push_through_the_installed_hook_runs_the_task_once(
     printed = repo.push()
     assert time.monotonic() - started < 10
     assert "did not take" not in printed, printed  # the hook's only line is its failure
-    run = wait_for(lambda: runs_of(server, "hooktask"), "the hook's run")[0]
+    run = wait_for(lambda: runs_of(server, "hooktask"), what="the hook's run")[0]
     assert run["trigger"] == "Commit", run
 
     def finished() -> dict[str, Any] | None:
@@ -199,7 +166,7 @@ def test_a_push_through_the_installed_hook_runs_the_task_once(
         assert status == 200 and isinstance(shown, dict)
         return shown if shown["status"] in TERMINAL else None
 
-    shown = wait_for(finished, "the run to finish", timeout=180)
+    shown = wait_for(finished, what="the run to finish", timeout=180)
     logs = ok(server, "acr", "task", "logs", "-r", APP, "--run-id", run["runId"]).stdout
     assert shown["status"] == "Succeeded", logs
     assert f"commit={sha} branch=main" in logs, logs
@@ -301,7 +268,9 @@ def test_polling_alone_runs_a_new_commit_once(polling: Airlock, tmp_path: Path) 
 
     repo.commit("new")
     repo.push()
-    runs = wait_for(lambda: runs_of(polling, "polltask"), "the polled commit's run", timeout=30)
+    runs = wait_for(
+        lambda: runs_of(polling, "polltask"), what="the polled commit's run", timeout=30
+    )
     time.sleep(3)  # three more polls: still one run
     runs = runs_of(polling, "polltask")
     assert len(runs) == 1 and runs[0]["trigger"] == "Commit", runs
@@ -332,7 +301,7 @@ def test_the_webhook_and_polling_seeing_one_commit_give_one_run(
     # Polling first, then the webhook for the same head.
     sha = repo.commit()
     repo.push()
-    wait_for(lambda: len(runs_of(polling, "bothtask")) == 2, "the polled run", timeout=30)
+    wait_for(lambda: len(runs_of(polling, "bothtask")) == 2, what="the polled run", timeout=30)
     body = push_payload(sha)
     status, answer = call(url, body, signed(body, secret))
     assert (status, answer["queued"]) == (200, None) and "already fired" in answer["reason"]

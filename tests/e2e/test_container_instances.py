@@ -12,7 +12,6 @@ its container, and deleted.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import threading
@@ -24,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from airlock.engine import engine_env
-from tests.e2e.test_task_runs import BUSYBOX, BUSYBOX_IMAGE, reset_engine
+from tests.e2e.test_task_runs import BUSYBOX, BUSYBOX_IMAGE
+from tests.support.cli import ok
+from tests.support.engine import podman_env_of, reset_engine
 from tests.support.servers import Airlock, free_port, running_airlock
 
 pytestmark = pytest.mark.podman
@@ -42,12 +42,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
         ok(running, "group", "create", "-n", GROUP)
         yield running
     reset_engine(home)
-
-
-def ok(server: Airlock, *args: str) -> subprocess.CompletedProcess[str]:
-    done = server.cli(*args, check=False)
-    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 def show(server: Airlock, name: str) -> Any:
@@ -90,17 +84,11 @@ def page(url: str, timeout: float = 20.0) -> str:
             time.sleep(0.1)
 
 
-def podman_env(server: Airlock) -> dict[str, str]:
-    # With PATH: netavark runs iptables to remove a container's port forwarding, and
-    # without it leaves the rule behind (the next container on the address is unreachable).
-    return {**os.environ, **engine_env(server.home)}
-
-
 def containers_of(server: Airlock, name: str) -> list[str]:
     """The engine's containers of instance ``name`` (each is named aci-<name>-<suffix>)."""
     listed = subprocess.run(
         ["podman", "ps", "--all", "--quiet", "--filter", f"name=^aci-{name}-"],
-        env=podman_env(server), capture_output=True, text=True, timeout=60, check=True,
+        env=podman_env_of(server), capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return listed.stdout.split()
 
@@ -108,7 +96,7 @@ def containers_of(server: Airlock, name: str) -> list[str]:
 def remove_container(server: Airlock, container: str) -> None:
     subprocess.run(
         ["podman", "rm", "--force", "--time", "0", container],
-        env=podman_env(server), capture_output=True, timeout=60, check=True,
+        env=podman_env_of(server), capture_output=True, timeout=60, check=True,
     )  # fmt: skip
 
 

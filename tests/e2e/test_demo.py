@@ -20,7 +20,7 @@ import pytest
 
 from airlock.demo.console import strip_ansi
 from airlock.engine import engine_env
-from tests.e2e.test_task_runs import reset_engine
+from tests.support.engine import reset_engine
 from tests.support.servers import airlock_executable, free_port, running_airlock
 
 pytestmark = pytest.mark.podman

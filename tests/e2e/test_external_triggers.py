@@ -12,13 +12,12 @@ Runs pull their base over plain HTTP: the runner treats the loopback ``host:port
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 from airlock.engine import EnginePaths, engine_env
+from tests.support.cli import cli_json
 from tests.support.external import RateLimitedProxy, start_rate_limited_proxy
 from tests.support.images import build_busybox_image, push_layout
 from tests.support.servers import (
@@ -35,6 +35,7 @@ from tests.support.servers import (
     start_airlock,
     start_distribution,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.podman
 
@@ -90,12 +91,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         shutil.rmtree(EnginePaths.of(home).run_dir, ignore_errors=True)
 
 
-def cli(server: Airlock, *args: str) -> Any:
-    done = server.cli(*args, "-o", "json", check=False)
-    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return json.loads(done.stdout) if done.stdout.strip() else None
-
-
 def push_base(world: World, registry: str, reference: str, colour: str) -> str:
     """A busybox image with ``etc/colour`` pushed to ``registry/reference``; its digest."""
     layout = world.tmp / f"layout-{colour}"
@@ -109,23 +104,13 @@ def app_task(world: World, name: str, registry: str, base: str) -> None:
     folder = world.tmp / name
     folder.mkdir()
     (folder / "Dockerfile").write_text(APP_FILE.format(repository=repository, tag=tag))
-    cli(world.server, "acr", "task", "create", "-r", APP, "-n", name, "-f", "Dockerfile",
+    cli_json(world.server, "acr", "task", "create", "-r", APP, "-n", name, "-f", "Dockerfile",
         "-c", str(folder), "--image", f"{name}:{{{{.Run.ID}}}}",
         "--arg", f"REGISTRY_NAME={registry}")  # fmt: skip
 
 
 def runs(world: World, task: str) -> list[dict[str, Any]]:
-    return list(cli(world.server, "acr", "task", "list-runs", "-r", APP, "-n", task))
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return list(cli_json(world.server, "acr", "task", "list-runs", "-r", APP, "-n", task))
 
 
 def settled(world: World, task: str, count: int) -> list[dict[str, Any]]:
@@ -134,7 +119,7 @@ def settled(world: World, task: str, count: int) -> list[dict[str, Any]]:
         done = all(r["status"] not in ("Queued", "Running") for r in found)
         return found if len(found) >= count and done else None
 
-    return list(wait_for(check, f"{count} finished run(s) of {task}"))
+    return list(wait_for(check, what=f"{count} finished run(s) of {task}"))
 
 
 def first_run(world: World, task: str) -> None:
@@ -162,7 +147,7 @@ def test_a_push_to_an_external_base_runs_its_dependent_once(world: World) -> Non
     v1 = push_base(world, public, "library/base:1", "green")
     app_task(world, "extpoll", public, "library/base:1")
     first_run(world, "extpoll")
-    [dependency] = cli(world.server, "acr", "task", "show", "-r", APP, "-n", "extpoll")[
+    [dependency] = cli_json(world.server, "acr", "task", "show", "-r", APP, "-n", "extpoll")[
         "baseImageDependencies"
     ]
     assert (dependency["registry"], dependency["repository"], dependency["digest"]) == (
@@ -171,7 +156,7 @@ def test_a_push_to_an_external_base_runs_its_dependent_once(world: World) -> Non
         v1,
     )
     # Polled, and the digest it was built with starts nothing.
-    found = wait_for(lambda: polled(world, public, "library/base"), "the first check")
+    found = wait_for(lambda: polled(world, public, "library/base"), what="the first check")
     assert found[0] == v1 and found[2] == 0, found
     time.sleep(2)
     assert len(runs(world, "extpoll")) == 1
@@ -200,13 +185,13 @@ def test_a_429_with_retry_after_delays_the_check_and_the_change_is_seen_after(
             return [r for r in proxy.requests if "/manifests/" in r[1]]
 
     seen = len(manifest_requests())
-    wait_for(lambda: len(manifest_requests()) > seen, "a check through the proxy")
+    wait_for(lambda: len(manifest_requests()) > seen, what="a check through the proxy")
     with proxy._lock:
         proxy.fail_first = proxy.throttled + 2  # the next two manifest requests get 429
         throttled = proxy.throttled
     push_base(world, world.public_host, "library/proxied:1", "red")
 
-    wait_for(lambda: proxy.throttled > throttled, "a 429")
+    wait_for(lambda: proxy.throttled > throttled, what="a 429")
     after_first = len(manifest_requests())
     time.sleep(RETRY_AFTER - 0.5)  # the interval is 1 s, but the registry said 3
     assert len(manifest_requests()) == after_first, manifest_requests()[after_first - 1 :]

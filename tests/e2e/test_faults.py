@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -33,18 +33,10 @@ from tests.e2e.helpers import (
 )
 from tests.support.images import OciImage
 from tests.support.registry_auth import RegistryTokenAuth
+from tests.support.waiting import wait_for
 
 BIG = Pattern(chunks=200, seed=b"kill-during-upload")  # 200 MiB
 KILL_AFTER_BYTES = 24 * 1024 * 1024
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def file_size(path: Path) -> int:
@@ -129,7 +121,9 @@ def test_kill_during_a_large_upload(
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
     try:
-        wait_for(lambda: file_size(data_file) > KILL_AFTER_BYTES, 60, "the upload to grow")
+        wait_for(
+            lambda: file_size(data_file) > KILL_AFTER_BYTES, what="the upload to grow", every=0.02
+        )
         server.kill9()
     finally:
         stop.set()

@@ -7,19 +7,20 @@ build on them. Moving a tracked tag (a build, an import) runs the dependents wit
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from airlock.engine import EnginePaths, engine_env
+from tests.support.cli import cli_json
 from tests.support.servers import Airlock, free_port, running_airlock
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.podman
 
@@ -48,14 +49,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
     shutil.rmtree(EnginePaths.of(home).run_dir, ignore_errors=True)
 
 
-def cli(server: Airlock, *args: str) -> Any:
-    done = server.cli(*args, "-o", "json", check=False)
-    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return json.loads(done.stdout) if done.stdout.strip() else None
-
-
 def login_server(server: Airlock, registry: str) -> str:
-    return str(cli(server, "acr", "show", "-n", registry)["loginServer"])
+    return str(cli_json(server, "acr", "show", "-n", registry)["loginServer"])
 
 
 def build_base(server: Airlock, folder: Path, repository: str, tag: str, color: str) -> None:
@@ -63,7 +58,7 @@ def build_base(server: Airlock, folder: Path, repository: str, tag: str, color: 
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy2("/bin/busybox", folder / "busybox")
     (folder / "Dockerfile").write_text(BASE_FILE.format(color=color))
-    cli(server, "acr", "build", "-r", BASE, "--image", f"{repository}:{tag}", "--no-logs",
+    cli_json(server, "acr", "build", "-r", BASE, "--image", f"{repository}:{tag}", "--no-logs",
         str(folder))  # fmt: skip
 
 
@@ -83,32 +78,22 @@ def app_task(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Dockerfile").write_text(APP_FILE.format(repository=repository, tag=tag))
     base_server = login_server(server, BASE)
-    cli(server, "acr", "task", "create", "-r", registry, "-n", name, "-f", "Dockerfile",
+    cli_json(server, "acr", "task", "create", "-r", registry, "-n", name, "-f", "Dockerfile",
         "-c", str(folder), "--image", image, "--arg", f"REGISTRY_NAME={base_server}",
         "--assign-identity")  # fmt: skip
-    principal = cli(server, "acr", "task", "show", "-r", registry, "-n", name)["identity"][
+    principal = cli_json(server, "acr", "task", "show", "-r", registry, "-n", name)["identity"][
         "principalId"
     ]
-    scope = cli(server, "acr", "show", "-n", BASE)["id"]
-    cli(server, "role", "assignment", "create", "--assignee", principal, "--scope", scope,
+    scope = cli_json(server, "acr", "show", "-n", BASE)["id"]
+    cli_json(server, "role", "assignment", "create", "--assignee", principal, "--scope", scope,
         "--role", role)  # fmt: skip
-    cli(server, "acr", "task", "credential", "add", "-r", registry, "-n", name,
+    cli_json(server, "acr", "task", "credential", "add", "-r", registry, "-n", name,
         "--login-server", base_server, "--use-identity", "[system]")  # fmt: skip
 
 
 def runs(server: Airlock, task: str, registry: str = APP) -> list[dict[str, Any]]:
-    found = cli(server, "acr", "task", "list-runs", "-r", registry, "-n", task, "--top", "50")
+    found = cli_json(server, "acr", "task", "list-runs", "-r", registry, "-n", task, "--top", "50")
     return list(found)
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def settled(server: Airlock, task: str, count: int, registry: str = APP) -> list[dict[str, Any]]:
@@ -119,7 +104,7 @@ def settled(server: Airlock, task: str, count: int, registry: str = APP) -> list
         done = all(r["status"] not in ("Queued", "Running") for r in found)
         return found if len(found) >= count and done else None
 
-    return list(wait_for(check, f"{count} finished run(s) of {task}"))
+    return list(wait_for(check, what=f"{count} finished run(s) of {task}", timeout=90))
 
 
 def run_manually(server: Airlock, task: str, registry: str = APP) -> None:
@@ -141,7 +126,7 @@ def test_a_base_push_runs_its_dependents_once_per_new_digest(
     run_manually(server, "helloworld")
     first = settled(server, "helloworld", 1)
     assert [r["trigger"] for r in first] == ["Manual"] and first[0]["status"] == "Succeeded"
-    shown = cli(server, "acr", "task", "show", "-r", APP, "-n", "helloworld")
+    shown = cli_json(server, "acr", "task", "show", "-r", APP, "-n", "helloworld")
     [dependency] = shown["baseImageDependencies"]
     assert (dependency["repository"], dependency["tag"], dependency["type"]) == (
         "node",
@@ -158,7 +143,9 @@ def test_a_base_push_runs_its_dependents_once_per_new_digest(
     assert cause["image"] == f"{login_server(server, BASE)}/node:15-alpine", cause
     assert cause["oldDigest"] == dependency["digest"] != cause["newDigest"], cause
     quiet_for(server, "helloworld", 2)
-    only_updates = cli(server, "acr", "task", "list-runs", "-r", APP, "--trigger", "Image Update")
+    only_updates = cli_json(
+        server, "acr", "task", "list-runs", "-r", APP, "--trigger", "Image Update"
+    )
     assert [r["runId"] for r in only_updates] == [found[0]["runId"]]
 
     # The same digest pushed again (the tag re-put by skopeo): nothing runs.
@@ -185,14 +172,14 @@ def test_a_base_push_runs_its_dependents_once_per_new_digest(
 def test_an_import_over_a_tracked_tag_triggers_like_a_push(server: Airlock, tmp_path: Path) -> None:
     build_base(server, tmp_path / "pub", "public/alpine", "3", "one")
     base_server = login_server(server, BASE)
-    cli(server, "acr", "import", "-n", BASE, "--source", f"{base_server}/public/alpine:3",
+    cli_json(server, "acr", "import", "-n", BASE, "--source", f"{base_server}/public/alpine:3",
         "--image", "gated/alpine:3")  # fmt: skip
     app_task(server, tmp_path / "app", "importuser", "gated/alpine:3", "importuser:v1")
     run_manually(server, "importuser")
     settled(server, "importuser", 1)
     build_base(server, tmp_path / "pub", "public/alpine", "3", "two")
     quiet_for(server, "importuser", 1, seconds=2)  # the public tag is not what it tracks
-    cli(server, "acr", "import", "-n", BASE, "--source", f"{base_server}/public/alpine:3",
+    cli_json(server, "acr", "import", "-n", BASE, "--source", f"{base_server}/public/alpine:3",
         "--image", "gated/alpine:3", "--force")  # fmt: skip
     found = settled(server, "importuser", 2)
     assert found[0]["trigger"] == "Image Update", found
@@ -212,7 +199,7 @@ def test_a_chain_runs_on_its_own_and_a_failed_link_stops_it(
     settled(server, "chainleaf", 1)
     # The impact of a change of the root, before it happens: both links, with their depth.
     root = f"{login_server(server, BASE)}/chain/root:1"
-    preview = cli(server, "acr", "task", "list", "-r", APP, "--base-image", root)
+    preview = cli_json(server, "acr", "task", "list", "-r", APP, "--base-image", root)
     assert [(t["depth"], t["registry"], t["name"]) for t in preview] == [
         (1, BASE, "chainmiddle"),
         (2, APP, "chainleaf"),
@@ -259,7 +246,7 @@ def test_a_cycle_between_two_tasks_is_stopped_with_a_message(
                           check=False).stdout  # fmt: skip
         return "Image Update trigger of task 'cyclea' stopped" in logs
 
-    wait_for(stopped, "the cycle message in the last run's log", timeout=10)
+    wait_for(stopped, what="the cycle message in the last run's log", timeout=10)
 
 
 def test_schedule_on_create_and_trigger_settings_show_and_bad_input_stores_nothing(
@@ -267,16 +254,18 @@ def test_schedule_on_create_and_trigger_settings_show_and_bad_input_stores_nothi
 ) -> None:
     folder = tmp_path / "ctx"
     folder.mkdir()
-    cli(server, "acr", "task", "create", "-r", APP, "-n", "nightlyjob", "--cmd", "bash echo hi",
-        "-c", "/dev/null", "--schedule", "0 3 * * *", "--base-image-trigger-type", "all",
-        "--base-image-trigger-enabled", "false")  # fmt: skip
-    shown = cli(server, "acr", "task", "show", "-r", APP, "-n", "nightlyjob")["trigger"]
+    cli_json(server, "acr", "task", "create", "-r", APP, "-n", "nightlyjob", "--cmd",
+        "bash echo hi", "-c", "/dev/null", "--schedule", "0 3 * * *",
+        "--base-image-trigger-type", "all", "--base-image-trigger-enabled", "false")  # fmt: skip
+    shown = cli_json(server, "acr", "task", "show", "-r", APP, "-n", "nightlyjob")["trigger"]
     assert shown["baseImageTrigger"]["baseImageTriggerType"] == "All"
     assert shown["baseImageTrigger"]["status"] == "Disabled"
     [timer] = shown["timerTriggers"]
     assert (timer["name"], timer["schedule"], timer["status"]) == ("t1", "0 3 * * *", "Enabled")
-    cli(server, "acr", "task", "update", "-r", APP, "-n", "nightlyjob", "--schedule", "0 4 * * *")
-    [timer] = cli(server, "acr", "task", "show", "-r", APP, "-n", "nightlyjob")["trigger"][
+    cli_json(
+        server, "acr", "task", "update", "-r", APP, "-n", "nightlyjob", "--schedule", "0 4 * * *"
+    )
+    [timer] = cli_json(server, "acr", "task", "show", "-r", APP, "-n", "nightlyjob")["trigger"][
         "timerTriggers"
     ]
     assert timer["schedule"] == "0 4 * * *"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import api_ok
 from tests.support.servers import Airlock, running_airlock
 
 VAULT = "restart-kv"
@@ -24,12 +25,6 @@ def server(tmp_path: Path) -> Iterator[Airlock]:
         yield airlock
 
 
-def ok(server: Airlock, method: str, path: str, body: object = None) -> object:
-    status, payload = server.api(method, path, body)
-    assert 200 <= status < 300, (status, payload)
-    return payload
-
-
 def quoting_error(server: Airlock, name: str) -> str:
     """The message of the error a show of secret ``name`` gets: it quotes the name."""
     status, payload = server.api("GET", f"/api/vaults/{VAULT}/secrets/{name}")
@@ -39,10 +34,10 @@ def quoting_error(server: Airlock, name: str) -> str:
 
 def test_values_set_before_a_restart_are_masked_after_it(server: Airlock) -> None:
     current, older = "Masked-after-restart-7f3a", "Older-version-0c41e9"
-    ok(server, "POST", "/api/groups", {"name": GROUP, "location": "local"})
-    ok(server, "POST", "/api/vaults", {"name": VAULT, "resourceGroup": GROUP})
-    ok(server, "PUT", f"/api/vaults/{VAULT}/secrets/s1", {"value": older})
-    ok(server, "PUT", f"/api/vaults/{VAULT}/secrets/s1", {"value": current})
+    api_ok(server, "POST", "/api/groups", {"name": GROUP, "location": "local"})
+    api_ok(server, "POST", "/api/vaults", {"name": VAULT, "resourceGroup": GROUP})
+    api_ok(server, "PUT", f"/api/vaults/{VAULT}/secrets/s1", {"value": older})
+    api_ok(server, "PUT", f"/api/vaults/{VAULT}/secrets/s1", {"value": current})
     server.create_registry("restartreg")
     _, password = server.admin_credentials("restartreg")
 
@@ -61,8 +56,8 @@ def test_values_set_before_a_restart_are_masked_after_it(server: Airlock) -> Non
 def test_a_value_unknown_before_is_not_masked(server: Airlock) -> None:
     # The counterpart: a name that is no secret value is quoted as it is, so the test
     # above would fail if masking did nothing after the restart.
-    ok(server, "POST", "/api/groups", {"name": GROUP, "location": "local"})
-    ok(server, "POST", "/api/vaults", {"name": VAULT, "resourceGroup": GROUP})
+    api_ok(server, "POST", "/api/groups", {"name": GROUP, "location": "local"})
+    api_ok(server, "POST", "/api/vaults", {"name": VAULT, "resourceGroup": GROUP})
     server.restart()
     assert "secret 'Not-a-secret-value-1' not found" in quoting_error(
         server, "Not-a-secret-value-1"

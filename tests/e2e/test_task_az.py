@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.cli import cli_json
 from tests.support.servers import Airlock, free_port, running_airlock
 
 pytestmark = pytest.mark.podman
@@ -35,12 +36,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
         yield running
 
 
-def cli(server: Airlock, *args: str) -> Any:
-    done = server.cli(*args, "-o", "json", check=False)
-    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return json.loads(done.stdout) if done.stdout.strip() else None
-
-
 def run(server: Airlock, target: str) -> tuple[int, str, dict[str, Any]]:
     done = server.cli("acr", "task", "run", "-r", HOME_REGISTRY, "-n", "aztokens",
                       "--set", f"target={target}", "-o", "json", check=False)  # fmt: skip
@@ -53,9 +48,10 @@ def test_az_steps_act_as_the_task_identity_within_its_roles(
 ) -> None:
     path = tmp_path / "az.yaml"
     path.write_text(TASK_FILE.format(token="made-by-task"))
-    cli(server, "acr", "task", "create", "-r", HOME_REGISTRY, "-n", "aztokens", "-f", str(path),
-        "-c", "/dev/null", "--set", f"target={HOME_REGISTRY}", "--assign-identity")  # fmt: skip
-    principal = cli(server, "acr", "task", "show", "-r", HOME_REGISTRY, "-n", "aztokens")[
+    cli_json(server, "acr", "task", "create", "-r", HOME_REGISTRY, "-n", "aztokens", "-f",
+        str(path), "-c", "/dev/null", "--set", f"target={HOME_REGISTRY}",
+        "--assign-identity")  # fmt: skip
+    principal = cli_json(server, "acr", "task", "show", "-r", HOME_REGISTRY, "-n", "aztokens")[
         "identity"
     ]["principalId"]
 
@@ -67,16 +63,16 @@ def test_az_steps_act_as_the_task_identity_within_its_roles(
     assert f"role assignment create --assignee {principal}" in log, log
     assert all(
         t["name"] != "made-by-task"
-        for t in cli(server, "acr", "token", "list", "-r", HOME_REGISTRY)
+        for t in cli_json(server, "acr", "token", "list", "-r", HOME_REGISTRY)
     )
 
     # Contributor on its own registry: the token is made there, and listed by the next step.
-    scope = cli(server, "acr", "show", "-n", HOME_REGISTRY)["id"]
-    cli(server, "role", "assignment", "create", "--assignee", principal, "--role",
+    scope = cli_json(server, "acr", "show", "-n", HOME_REGISTRY)["id"]
+    cli_json(server, "role", "assignment", "create", "--assignee", principal, "--role",
         "Contributor", "--scope", scope)  # fmt: skip
     code, log, ended = run(server, HOME_REGISTRY)
     assert code == 0 and ended["status"] == "Succeeded", log
-    names = [t["name"] for t in cli(server, "acr", "token", "list", "-r", HOME_REGISTRY)]
+    names = [t["name"] for t in cli_json(server, "acr", "token", "list", "-r", HOME_REGISTRY)]
     assert "made-by-task" in names
     assert "made-by-task" in log  # the list step's output
 
@@ -84,7 +80,7 @@ def test_az_steps_act_as_the_task_identity_within_its_roles(
     code, log, ended = run(server, OTHER_REGISTRY)
     assert code != 0 and ended["status"] == "Failed", log
     assert f"registries/{OTHER_REGISTRY}" in log, log
-    others = cli(server, "acr", "token", "list", "-r", OTHER_REGISTRY)
+    others = cli_json(server, "acr", "token", "list", "-r", OTHER_REGISTRY)
     assert all(t["name"] != "made-by-task" for t in others), others
 
 
@@ -111,21 +107,21 @@ def test_az_container_create_needs_a_role_on_the_instances_group(
     """The seed grants the hello-world task owner on the instances' resource group; without
     that grant its ``az container create`` is refused, naming the fix, and nothing is made."""
     for group in ("aci-home-rg", "aci-other-rg"):
-        cli(server, "group", "create", "-n", group)
+        cli_json(server, "group", "create", "-n", group)
     path = tmp_path / "aci.yaml"
     path.write_text(CONTAINER_TASK)
-    cli(server, "acr", "task", "create", "-r", HOME_REGISTRY, "-n", "azaci", "-f", str(path),
+    cli_json(server, "acr", "task", "create", "-r", HOME_REGISTRY, "-n", "azaci", "-f", str(path),
         "-c", "/dev/null", "--set", "group=aci-home-rg", "--assign-identity")  # fmt: skip
-    principal = cli(server, "acr", "task", "show", "-r", HOME_REGISTRY, "-n", "azaci")["identity"][
-        "principalId"
-    ]
+    principal = cli_json(server, "acr", "task", "show", "-r", HOME_REGISTRY, "-n", "azaci")[
+        "identity"
+    ]["principalId"]
 
     def deploy() -> tuple[int, str]:
         done = server.cli("acr", "task", "run", "-r", HOME_REGISTRY, "-n", "azaci", check=False)
         return done.returncode, done.stdout + done.stderr
 
     def instances() -> list[str]:
-        return [c["name"] for c in cli(server, "container", "list", "-g", "aci-home-rg")]
+        return [c["name"] for c in cli_json(server, "container", "list", "-g", "aci-home-rg")]
 
     code, log = deploy()
     assert code != 0 and "does not have authorization to perform action" in log, log
@@ -133,18 +129,18 @@ def test_az_container_create_needs_a_role_on_the_instances_group(
     assert instances() == []
 
     # Owner on another group does not reach this one.
-    other = cli(server, "group", "show", "-n", "aci-other-rg")["id"]
-    cli(server, "role", "assignment", "create", "--assignee", principal, "--role", "owner",
+    other = cli_json(server, "group", "show", "-n", "aci-other-rg")["id"]
+    cli_json(server, "role", "assignment", "create", "--assignee", principal, "--role", "owner",
         "--scope", other)  # fmt: skip
     code, log = deploy()
     assert code != 0 and "aci-home-rg" in log, log
     assert instances() == []
 
     # Owner on the instances' group, as the seed grants: the instance is made.
-    home = cli(server, "group", "show", "-n", "aci-home-rg")["id"]
-    cli(server, "role", "assignment", "create", "--assignee", principal, "--role", "owner",
+    home = cli_json(server, "group", "show", "-n", "aci-home-rg")["id"]
+    cli_json(server, "role", "assignment", "create", "--assignee", principal, "--role", "owner",
         "--scope", home)  # fmt: skip
     code, log = deploy()
     assert code == 0, log
     assert instances() == ["web"]
-    cli(server, "container", "delete", "-g", "aci-home-rg", "-n", "web", "--yes")
+    cli_json(server, "container", "delete", "-g", "aci-home-rg", "-n", "web", "--yes")

@@ -11,34 +11,18 @@ is not a file on this machine (a real server, real git repositories, the CLI as 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.git import git
 from tests.support.servers import Airlock, airlock_executable, free_port, running_airlock
 
 REGISTRY = "ctxfileregistry"
 GOOD = "version: v1.1.0\nsteps:\n  - cmd: busybox echo {{.Values.GREETING}}\n"
 BROKEN = "version: v1.1.0\nsteps:\n  - cmd: busybox echo hi\n    when: ['nowhere']\n"
-
-
-def git(cwd: Path, *args: str) -> None:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(cwd),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "T",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "T",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")

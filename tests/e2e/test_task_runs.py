@@ -15,9 +15,8 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,10 @@ from typing import Any
 import pytest
 
 from airlock.engine import EnginePaths, engine_env
+from tests.support.cli import ok
+from tests.support.engine import reset_engine
 from tests.support.servers import Airlock, free_port, running_airlock
+from tests.support.waiting import wait_for
 from tests.support.walkthrough import IMPORT_BASEIMAGE_NODE, IMPORT_DOCKERFILE
 
 pytestmark = pytest.mark.podman
@@ -53,33 +55,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
         running.create_registry(PUBLIC, port=free_port())
         yield running
     reset_engine(home)
-
-
-def reset_engine(home: Path) -> None:
-    """Remove the containers runs left in the server's store and unmount what podman keeps
-    mounted under it (pytest could not delete it). Not ``podman system reset``: with a
-    podman configuration that keeps networks in /etc/containers/networks (Airlock's did until
-    ca0c303), a reset removes the networks of runs going on in other homes."""
-    env = {**os.environ, **engine_env(home)}
-    left = subprocess.run(["podman", "ps", "--all", "--quiet"], env=env, capture_output=True,
-                          text=True, timeout=60, check=False).stdout.split()  # fmt: skip
-    if left:
-        subprocess.run(["podman", "rm", "--force", "--time", "0", *left], env=env,
-                       capture_output=True, timeout=120, check=False)  # fmt: skip
-    run_dir = EnginePaths.of(home).run_dir  # podman's run state, outside the home
-    prefixes = [str(home.resolve()), str(run_dir)]
-    with open("/proc/self/mountinfo", encoding="utf-8") as table:
-        points = [line.split()[4].replace("\\040", " ") for line in table]
-    for point in sorted(points, key=len, reverse=True):
-        if any(point == prefix or point.startswith(prefix + "/") for prefix in prefixes):
-            subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
-    shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def ok(server: Airlock, *args: str) -> subprocess.CompletedProcess[str]:
-    done = server.cli(*args, check=False)
-    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 def as_json(server: Airlock, *args: str) -> Any:
@@ -481,7 +456,7 @@ steps:
     for name, run_id in run_ids.items():
         run = wait_for(
             lambda run_id=run_id: (r := show_run(server, run_id))["status"] in TERMINAL and r,
-            f"run {run_id} ending",
+            what=f"run {run_id} ending",
         )
         logs = ok(server, "acr", "task", "logs", "-r", APP, "--run-id", run_id).stdout
         assert run["status"] == "Succeeded", logs
@@ -514,7 +489,7 @@ steps:
             return ""
 
     try:
-        assert "published-page" in wait_for(page, "the page on the published port", 30)
+        assert "published-page" in wait_for(page, what="the page on the published port", timeout=30)
         site = [n for n in podman_names(server.home) if n.endswith("-site")]
         env = {**os.environ, **engine_env(server.home)}
         bound = subprocess.run(["podman", "port", site[0]], env=env, capture_output=True,
@@ -861,16 +836,6 @@ def podman_names(home: Path) -> list[str]:
     return done.stdout.split()
 
 
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def canceled_run(server: Airlock, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A run of ``bash sleep 60`` (and a step after it) canceled while its container runs,
@@ -887,18 +852,18 @@ def canceled_run(server: Airlock, tmp_path_factory: pytest.TempPathFactory) -> d
     def sleeper() -> list[str]:
         return [n for n in podman_names(server.home) if n.endswith("-sleeper")]
 
-    containers = wait_for(sleeper, "the sleeper container starting")
+    containers = wait_for(sleeper, what="the sleeper container starting")
     ok(server, "acr", "task", "cancel-run", "-r", APP, "--run-id", run_id)
     ended = wait_for(
         lambda: (run := show_run(server, run_id))["status"] in TERMINAL and run,
-        "the run ending",
+        what="the run ending",
     )
     assert ended["status"] == "Canceled", ended
     # The server marks the run at once; its worker sees it at its next heartbeat, stops the
     # container and removes it.
     wait_for(
         lambda: not set(containers) & set(podman_names(server.home)),
-        f"the removal of {containers}",
+        what=f"the removal of {containers}",
     )
     return show_run(server, run_id)
 
@@ -928,7 +893,7 @@ def test_a_runs_network_stays_in_the_servers_engine_folder(server: Airlock, tmp_
     try:
         names = wait_for(
             lambda: [n for n in podman_names(server.home) if n.endswith("-napper")],
-            "the napper container starting",
+            what="the napper container starting",
         )
         network = names[0].removesuffix("-napper") + "-acb_default_network.json"
         in_etc = (Path("/etc/containers/networks") / network).exists()

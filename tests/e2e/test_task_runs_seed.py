@@ -17,17 +17,17 @@ from tests.e2e.test_task_runs import (
     TERMINAL,
     as_json,
     context,
-    ok,
-    reset_engine,
     run_task,
     show_run,
     steps_of,
     table_rows,
     tags,
     tsv,
-    wait_for,
 )
+from tests.support.cli import ok
+from tests.support.engine import reset_engine
 from tests.support.servers import Airlock, free_port, running_airlock
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.podman
 
@@ -134,7 +134,7 @@ def test_without_acrpull_on_the_base_registry_the_run_fails(server: Airlock, sam
     try:
         run = wait_for(
             lambda: (found := show_run(server, run_id, ACR_NAME))["status"] in TERMINAL and found,
-            "the run ending",
+            what="the run ending",
             timeout=20,
         )
     finally:

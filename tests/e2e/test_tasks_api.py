@@ -4,13 +4,12 @@ machine only for the owner."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.cli import cli_json
 from tests.support.servers import Airlock, free_port, running_airlock
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "acr-tasks"
@@ -25,19 +24,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
         yield running
 
 
-def cli(server: Airlock, *args: str) -> Any:
-    done = server.cli(*args, "-o", "json")
-    return json.loads(done.stdout) if done.stdout.strip() else None
-
-
 def tasks(server: Airlock) -> list[str]:
-    return [t["name"] for t in cli(server, "acr", "task", "list", "-r", "taskapireg")]
+    return [t["name"] for t in cli_json(server, "acr", "task", "list", "-r", "taskapireg")]
 
 
 def test_create_show_update_delete(server: Airlock, tmp_path: Path) -> None:
     path = tmp_path / "acb.yaml"
     path.write_text(TASK_FILE)
-    made = cli(
+    made = cli_json(
         server, "acr", "task", "create", "-n", "hello-task", "-r", "taskapireg",
         "-f", str(path), "-c", "/dev/null", "--set", "greeting=hi",
         "--set-secret", f"password={SECRET}", "--assign-identity",
@@ -50,14 +44,14 @@ def test_create_show_update_delete(server: Airlock, tmp_path: Path) -> None:
     principal = made["identity"]["principalId"]
     assert made["id"].endswith("/registries/taskapireg/tasks/hello-task")
 
-    updated = cli(
+    updated = cli_json(
         server, "acr", "task", "update", "-n", "hello-task", "-r", "taskapireg",
         "--set", "other=x", "--status", "disabled",
     )  # fmt: skip
     assert updated["status"] == "Disabled"
     assert {v["name"] for v in updated["step"]["values"]} == {"greeting", "other", "password"}
     assert (
-        cli(server, "acr", "task", "show", "-n", "HELLO-TASK", "-r", "taskapireg")["status"]
+        cli_json(server, "acr", "task", "show", "-n", "HELLO-TASK", "-r", "taskapireg")["status"]
         == "Disabled"
     )
     assert "hello-task" in tasks(server)
@@ -75,7 +69,7 @@ def test_create_show_update_delete(server: Airlock, tmp_path: Path) -> None:
 
 
 def test_a_command_task_and_a_corpus_file(server: Airlock) -> None:
-    made = cli(
+    made = cli_json(
         server, "acr", "task", "create", "-n", "cmd-task", "-r", "taskapireg",
         "--cmd", "busybox echo hello", "-c", "/dev/null",
     )  # fmt: skip
@@ -85,7 +79,7 @@ def test_a_command_task_and_a_corpus_file(server: Airlock) -> None:
     )
     if CORPUS.is_dir():
         corpus = CORPUS / "importing-public-content__import-baseimage-node__acr-task.yaml"
-        made = cli(
+        made = cli_json(
             server, "acr", "task", "create", "-n", "import-node", "-r", "taskapireg",
             "-f", str(corpus), "-c", "/dev/null",
         )  # fmt: skip

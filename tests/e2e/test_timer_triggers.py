@@ -8,7 +8,6 @@ and month of that minute, so it fires once a year); the server runs it once with
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_task_runs import reset_engine, table_rows
+from tests.e2e.test_task_runs import table_rows
+from tests.support.cli import ok
+from tests.support.engine import reset_engine
 from tests.support.servers import Airlock, free_port, running_airlock
 
 pytestmark = pytest.mark.podman
@@ -34,12 +35,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
         running.create_registry(REGISTRY, port=free_port())
         yield running
     reset_engine(home)
-
-
-def ok(server: Airlock, *args: str) -> subprocess.CompletedProcess[str]:
-    done = server.cli(*args, check=False)
-    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 def as_json(server: Airlock, *args: str) -> Any:

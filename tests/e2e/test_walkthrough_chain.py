@@ -27,13 +27,13 @@ from pathlib import Path
 import pytest
 
 from airlock.engine import EnginePaths, engine_env
+from tests.support.cli import cli_json
 from tests.support.servers import Airlock, free_port, running_airlock
 from tests.support.walkthrough import (
     APP,
     BASE,
     HUB,
     PUBLIC,
-    cli,
     ended,
     run_by_hand,
     runs,
@@ -99,7 +99,7 @@ def test_one_commit_runs_the_chain_and_a_red_base_stops_it_at_the_gate(
     assert (public[0]["trigger"], public[0]["status"]) == ("Commit", "Succeeded"), public[0]
     assert (gate[0]["trigger"], gate[0]["status"]) == ("Image Update", "Succeeded"), gate[0]
     assert (app[0]["trigger"], app[0]["status"]) == ("Image Update", "Succeeded"), app[0]
-    tags = cli(server, "acr", "repository", "show-tags", "-n", BASE, "--repository", "node")
+    tags = cli_json(server, "acr", "repository", "show-tags", "-n", BASE, "--repository", "node")
     assert "15-alpine" in tags and f"15-alpine-{gate[0]['runId']}" in tags, tags
 
     # Red: the gate fails at validate-base-image, pushes nothing, and hello-world stays.
@@ -113,5 +113,5 @@ def test_one_commit_runs_the_chain_and_a_red_base_stops_it_at_the_gate(
     assert "failed to run step ID: validate-base-image: exit status 1" in log
     time.sleep(3)
     assert len(runs(server, APP, "hello-world")) == baseline["hello-world"] + 1
-    after = cli(server, "acr", "repository", "show-tags", "-n", BASE, "--repository", "node")
+    after = cli_json(server, "acr", "repository", "show-tags", "-n", BASE, "--repository", "node")
     assert f"15-alpine-{gate[0]['runId']}" not in after, after

@@ -27,20 +27,20 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_container_instances import containers_of, page, remove_container
-from tests.e2e.test_task_runs import reset_engine
+from tests.support.cli import cli_json
+from tests.support.engine import reset_engine
 from tests.support.servers import Airlock, free_port, running_airlock
+from tests.support.waiting import wait_for
 from tests.support.walkthrough import (
     APP,
     BASE,
     HUB,
     PUBLIC,
-    cli,
     ended,
     login,
     run_by_hand,
     set_up_chain,
     task,
-    wait_for,
 )
 
 pytestmark = pytest.mark.podman
@@ -68,7 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airlock]:
 
 
 def instance(server: Airlock) -> dict[str, Any]:
-    return dict(cli(server, "container", "show", "-g", ACI_RG, "-n", ACI))
+    return dict(cli_json(server, "container", "show", "-g", ACI_RG, "-n", ACI))
 
 
 def colour_of(url: str) -> str:
@@ -95,24 +95,24 @@ def test_a_restart_keeps_the_instance_and_the_triggers(server: Airlock, tmp_path
 
     # hello-world deploys itself: its identity reads the registry's credentials from the key
     # vault and may create container groups in the instance's resource group.
-    cli(server, "group", "create", "-n", ACI_RG)
-    cli(server, "keyvault", "create", "--name", KEYVAULT)
+    cli_json(server, "group", "create", "-n", ACI_RG)
+    cli_json(server, "keyvault", "create", "--name", KEYVAULT)
     user, password = server.admin_credentials(APP)
     for kind, value in (("user", user), ("password", password)):
-        cli(server, "keyvault", "secret", "set", "--vault-name", KEYVAULT,
+        cli_json(server, "keyvault", "secret", "set", "--vault-name", KEYVAULT,
             "--name", f"registry-{APP}-{kind}", "--value", value)  # fmt: skip
     hello = tmp_path / "hello-world"
     shutil.copytree(HELLO_WORLD, hello)
     task(server, APP, "hello-world", hello / "acr-task.yaml", str(hello), BASE)
-    cli(server, "acr", "task", "update", "-r", APP, "-n", "hello-world", "--set",
+    cli_json(server, "acr", "task", "update", "-r", APP, "-n", "hello-world", "--set",
         f"KEYVAULT={KEYVAULT}", "--set", f"ACI={ACI}", "--set", f"ACI_RG={ACI_RG}")  # fmt: skip
-    principal = cli(server, "acr", "task", "show", "-r", APP, "-n", "hello-world")["identity"][
+    principal = cli_json(server, "acr", "task", "show", "-r", APP, "-n", "hello-world")["identity"][
         "principalId"
     ]
-    cli(server, "keyvault", "set-policy", "--name", KEYVAULT, "--object-id", principal,
+    cli_json(server, "keyvault", "set-policy", "--name", KEYVAULT, "--object-id", principal,
         "--secret-permissions", "get")  # fmt: skip
-    group_id = cli(server, "group", "show", "-n", ACI_RG)["id"]
-    cli(server, "role", "assignment", "create", "--assignee", principal, "--role", "owner",
+    group_id = cli_json(server, "group", "show", "-n", ACI_RG)["id"]
+    cli_json(server, "role", "assignment", "create", "--assignee", principal, "--role", "owner",
         "--scope", group_id)  # fmt: skip
 
     for registry, name in TASKS:
@@ -152,7 +152,7 @@ def test_a_restart_keeps_the_instance_and_the_triggers(server: Airlock, tmp_path
         shown = instance(server)
         return shown if shown["provisioningState"] == "Succeeded" else None
 
-    back = wait_for(succeeded, "the instance to be Succeeded again", timeout=WAIT)
+    back = wait_for(succeeded, what="the instance to be Succeeded again", timeout=WAIT)
     assert (back["ipAddress"]["ip"], back["url"]) == (address, url), back
     assert back["containers"][0]["image"] == made["containers"][0]["image"]
     revived = containers_of(server, ACI)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from airlock.demo.console import strip_ansi
-from tests.e2e.test_task_runs import reset_engine
+from tests.support.engine import reset_engine
 from tests.support.servers import REPO_ROOT, Airlock, running_airlock
 
 pytestmark = pytest.mark.podman

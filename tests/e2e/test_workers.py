@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airlock.engine import EnginePaths, engine_env
+from airlock.engine import engine_env
+from tests.support.cli import api_ok
+from tests.support.engine import unmount_store
 from tests.support.servers import Airlock, airlock_executable, free_port, start_airlock
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.podman
 
@@ -137,36 +138,7 @@ def remove_containers(home: Path) -> None:
         podman(home, "network", "rm", "-f", *sorted(networks))
 
 
-def unmount_store(home: Path) -> None:
-    """Unmount what podman keeps mounted under ``home`` (pytest could not delete it). Not
-    ``podman system reset``: podman 4.3 keeps every store's networks in one folder
-    (/etc/containers/networks), so a reset would remove the runs' networks of other
-    homes, other tests' included."""
-    run_dir = EnginePaths.of(home).run_dir  # podman's run state, outside the home
-    prefixes = [str(home.resolve()), str(run_dir)]
-    with open("/proc/self/mountinfo", encoding="utf-8") as table:
-        points = [line.split()[4].replace("\\040", " ") for line in table]
-    for point in sorted(points, key=len, reverse=True):
-        if any(point == prefix or point.startswith(prefix + "/") for prefix in prefixes):
-            subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
-    shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float, every: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
-
-
 # --- the REST API ---------------------------------------------------------------------------
-
-
-def ok(server: Airlock, method: str, path: str, body: object = None) -> Any:
-    status, answer = server.api(method, path, body)
-    assert 200 <= status < 300, f"{method} {path}: {status} {answer}"
-    return answer
 
 
 def prepare(server: Airlock) -> None:
@@ -175,16 +147,16 @@ def prepare(server: Airlock) -> None:
 
 def queue(server: Airlock, cmd: str) -> str:
     body = {"kind": "cmd", "cmd": cmd, "context": "/dev/null"}
-    return str(ok(server, "POST", f"/api/registries/{REGISTRY}/runs", body)["runId"])
+    return str(api_ok(server, "POST", f"/api/registries/{REGISTRY}/runs", body)["runId"])
 
 
 def show(server: Airlock, run: str) -> dict[str, Any]:
-    answer: dict[str, Any] = ok(server, "GET", f"/api/registries/{REGISTRY}/runs/{run}")
+    answer: dict[str, Any] = api_ok(server, "GET", f"/api/registries/{REGISTRY}/runs/{run}")
     return answer
 
 
 def log_lines(server: Airlock, run: str) -> list[str]:
-    answer = ok(server, "GET", f"/api/registries/{REGISTRY}/runs/{run}/logs?after=0")
+    answer = api_ok(server, "GET", f"/api/registries/{REGISTRY}/runs/{run}/logs?after=0")
     return [str(line["text"]) for line in answer["lines"]]
 
 
@@ -198,19 +170,19 @@ def sleeping(server: Airlock, run: str, home: Path) -> None:
     the worker sets it up once made the run's network vanish."""
     launched = "Launching container with name: acb_step_0"
     wait_for(
-        f"run {run} to launch its container",
         lambda: any(launched in line for line in log_lines(server, run)),
-        60,
+        what=f"run {run} to launch its container",
+        timeout=60,
     )
-    wait_for(f"the container of run {run}", lambda: bool(run_containers(home)), 30)
+    wait_for(lambda: bool(run_containers(home)), what=f"the container of run {run}", timeout=30)
 
 
 def worker_token(server: Airlock) -> str:
     """A service principal with Contributor on the server, signed in with the CLI, and its
     token as ``airlock account get-access-token`` prints it."""
-    made = ok(server, "POST", "/api/ad/sps", {"name": "ci-worker"})
+    made = api_ok(server, "POST", "/api/ad/sps", {"name": "ci-worker"})
     assignment = {"assignee": made["appId"], "role": CONTRIBUTOR, "scope": "/subscriptions/local"}
-    ok(server, "POST", "/api/role-assignments", assignment)
+    api_ok(server, "POST", "/api/role-assignments", assignment)
     server.cli("login", "--service-principal", "-u", made["appId"], "-p", made["password"])
     done = server.cli("account", "get-access-token", "--query", "accessToken", "-o", "tsv")
     token = done.stdout.strip()
@@ -234,7 +206,9 @@ def test_worker_processes_and_the_pool_share_the_queue(machine: Machine) -> None
     runs = {queue(server, f"bash echo run-{n}"): n for n in range(20)}
 
     try:
-        wait_for("20 runs to end", lambda: all_final(server, list(runs)), 120, every=0.5)
+        wait_for(
+            lambda: all_final(server, list(runs)), what="20 runs to end", timeout=120, every=0.5
+        )
     except AssertionError:
         raise AssertionError(worker_log(machine, "alpha") + server.log()) from None
     workers = []
@@ -266,7 +240,7 @@ def test_a_killed_worker_fails_its_run_and_another_takes_the_queue(machine: Mach
     doomed.wait(5)
     machine.worker(server, token, "rescuer")
 
-    wait_for("the runs to end", lambda: all_final(server, [sleeper, *others]), 60)
+    wait_for(lambda: all_final(server, [sleeper, *others]), what="the runs to end", timeout=60)
     lost = show(server, sleeper)
     assert lost["status"] == "Failed", lost
     assert "stopped answering" in str(lost["runErrorMessage"]), lost

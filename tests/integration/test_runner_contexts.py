@@ -37,41 +37,25 @@ from airlock.runner import (
     resolve_inside,
 )
 from airlock.runner import git as runner_git
+from tests.support.git import git, git_env
 from tests.support.servers import free_port
 
-GIT_ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "HOME": "/nonexistent",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
+GIT_ENV = git_env("/nonexistent")  # for the git servers the tests start
 TOKEN = "glpat-Integration-Token-0123456789"
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=30
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def make_repo(path: Path) -> Path:
     """A working repository: main has docker/app/Dockerfile, dev has another Dockerfile."""
-    git("init", "-q", "-b", "main", str(path))
+    git(path.parent, "init", "-q", "-b", "main", str(path))
     (path / "docker" / "app").mkdir(parents=True)
     (path / "docker" / "app" / "Dockerfile").write_text("FROM scratch\nLABEL branch=main\n")
     (path / "acb.yaml").write_text("steps:\n  - cmd: bash echo hi\n")
-    git("add", ".", cwd=path)
-    git("commit", "-q", "-m", "main", cwd=path)
-    git("checkout", "-q", "-b", "dev", cwd=path)
+    git(path, "add", ".")
+    git(path, "commit", "-q", "-m", "main")
+    git(path, "checkout", "-q", "-b", "dev")
     (path / "docker" / "app" / "Dockerfile").write_text("FROM scratch\nLABEL branch=dev\n")
-    git("commit", "-q", "-am", "dev", cwd=path)
-    git("checkout", "-q", "main", cwd=path)
+    git(path, "commit", "-q", "-am", "dev")
+    git(path, "checkout", "-q", "main")
     return path
 
 
@@ -84,7 +68,7 @@ def repo(tmp_path: Path) -> Path:
 def bare(tmp_path: Path, repo: Path) -> Path:
     """``<tmp>/served/project.git``: a bare copy to serve."""
     target = tmp_path / "served" / "project.git"
-    git("clone", "-q", "--bare", str(repo), str(target))
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(target))
     return target
 
 
@@ -116,9 +100,9 @@ def test_local_repository_by_path_with_branch_and_folder(repo: Path, run_dir: Pa
     assert context == run_dir / "source" / "docker" / "app"
     assert "branch=dev" in (context / "Dockerfile").read_text()
     # a shallow clone of one branch
-    assert git("rev-list", "--count", "HEAD", cwd=run_dir / "source").strip() == "1"
-    assert git("branch", "-r", cwd=run_dir / "source").split() == ["origin/dev"]
-    assert head_commit(run_dir) == git("rev-parse", "dev", cwd=repo).strip()
+    assert git(run_dir / "source", "rev-list", "--count", "HEAD").strip() == "1"
+    assert git(run_dir / "source", "branch", "-r").split() == ["origin/dev"]
+    assert head_commit(run_dir) == git(repo, "rev-parse", "dev").strip()
 
 
 def test_file_url_default_branch_and_named_branch(bare: Path, tmp_path: Path) -> None:
@@ -148,8 +132,8 @@ def test_missing_folder_in_the_branch(bare: Path, run_dir: Path) -> None:
 def test_folder_that_escapes_through_a_committed_symlink(tmp_path: Path, run_dir: Path) -> None:
     repo = make_repo(tmp_path / "linky")
     os.symlink("/etc", repo / "etc-link")
-    git("add", "etc-link", cwd=repo)
-    git("commit", "-q", "-m", "link", cwd=repo)
+    git(repo, "add", "etc-link")
+    git(repo, "commit", "-q", "-m", "link")
     with pytest.raises(ContextRefusedError, match="leads out of the context"):
         materialize(parse_context(f"{repo}#main:etc-link"), run_dir)
 

@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (the seed's task files, line for line)
 """The seed walkthrough's pieces for the tests that run its chain (test_walkthrough_chain,
-test_walkthrough_restart, test_task_runs): the files of its repositories, the CLI and git
-helpers, and ``set_up_chain``, which builds everything up to hello-world.
+test_walkthrough_restart, test_task_runs): the files of its repositories, helpers for its
+tasks and runs, and ``set_up_chain``, which builds everything up to hello-world.
 
     commit to base-image-node ──> node-public        (builds node:15-alpine into "public")
                                       │ push
@@ -14,17 +14,15 @@ helpers, and ``set_up_chain``, which builds everything up to hello-world.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.cli import cli_json
+from tests.support.git import git
 from tests.support.servers import Airlock
+from tests.support.waiting import wait_for
 
 HUB, PUBLIC, BASE, APP = "dockerhubsim", "publicsim", "baseartifacts", "helloregistry"
 
@@ -103,59 +101,27 @@ CMD ./test.sh
 """
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(cwd),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "Walk Through",
-        "GIT_AUTHOR_EMAIL": "walk@example.invalid",
-        "GIT_COMMITTER_NAME": "Walk Through",
-        "GIT_COMMITTER_EMAIL": "walk@example.invalid",
-    }
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
-    assert done.returncode == 0, f"git {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return (done.stdout + done.stderr).strip()
-
-
-def cli(server: Airlock, *args: str) -> Any:
-    done = server.cli(*args, "-o", "json", check=False)
-    assert done.returncode == 0, f"airlock {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return json.loads(done.stdout) if done.stdout.strip() else None
-
-
 def login(server: Airlock, registry: str) -> str:
-    return str(cli(server, "acr", "show", "-n", registry)["loginServer"])
+    return str(cli_json(server, "acr", "show", "-n", registry)["loginServer"])
 
 
 def task(server: Airlock, registry: str, name: str, file: Path, context: str, source: str) -> None:
     """A task with an identity that pulls from ``source`` through its AcrPull role there."""
-    cli(server, "acr", "task", "create", "-r", registry, "-n", name, "-f", str(file), "-c",
+    cli_json(server, "acr", "task", "create", "-r", registry, "-n", name, "-f", str(file), "-c",
         context, "--set", f"REGISTRY_FROM_URL={login(server, source)}/",
         "--assign-identity")  # fmt: skip
-    principal = cli(server, "acr", "task", "show", "-r", registry, "-n", name)["identity"][
+    principal = cli_json(server, "acr", "task", "show", "-r", registry, "-n", name)["identity"][
         "principalId"
     ]
-    scope = cli(server, "acr", "show", "-n", source)["id"]
-    cli(server, "role", "assignment", "create", "--assignee", principal, "--scope", scope,
+    scope = cli_json(server, "acr", "show", "-n", source)["id"]
+    cli_json(server, "role", "assignment", "create", "--assignee", principal, "--scope", scope,
         "--role", "acrpull")  # fmt: skip
-    cli(server, "acr", "task", "credential", "add", "-r", registry, "-n", name,
+    cli_json(server, "acr", "task", "credential", "add", "-r", registry, "-n", name,
         "--login-server", login(server, source), "--use-identity", "[system]")  # fmt: skip
 
 
 def runs(server: Airlock, registry: str, name: str) -> list[dict[str, Any]]:
-    return list(cli(server, "acr", "task", "list-runs", "-r", registry, "-n", name))
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    return list(cli_json(server, "acr", "task", "list-runs", "-r", registry, "-n", name))
 
 
 def ended(
@@ -168,7 +134,7 @@ def ended(
         done = len(found) >= count and all(r["status"] not in ("Queued", "Running") for r in found)
         return found if done else None
 
-    return list(wait_for(check, f"{count} ended run(s) of {name}", timeout=timeout))
+    return list(wait_for(check, what=f"{count} ended run(s) of {name}", timeout=timeout))
 
 
 def run_by_hand(server: Airlock, registry: str, name: str) -> None:
@@ -198,7 +164,7 @@ def set_up_chain(server: Airlock, folder: Path, color: str) -> BaseRepository:
     hub.mkdir()
     shutil.copy2("/bin/busybox", hub / "busybox")
     (hub / "Dockerfile").write_text(NODE_IMAGE)
-    cli(server, "acr", "build", "-r", HUB, "--image", "node:15-alpine", "--no-logs", str(hub))
+    cli_json(server, "acr", "build", "-r", HUB, "--image", "node:15-alpine", "--no-logs", str(hub))
 
     base = BaseRepository(folder / "base-image-node.git", folder / "base-image-node")
     git(folder, "init", "--quiet", "--bare", "--initial-branch=main", str(base.bare))
@@ -209,7 +175,7 @@ def set_up_chain(server: Airlock, folder: Path, color: str) -> BaseRepository:
     files.mkdir()
     (files / "node-public.yaml").write_text(NODE_PUBLIC_TASK)
     task(server, PUBLIC, "node-public", files / "node-public.yaml", f"file://{base.bare}#main", HUB)
-    cli(server, "acr", "task", "hook", "install", "-r", PUBLIC, "-n", "node-public",
+    cli_json(server, "acr", "task", "hook", "install", "-r", PUBLIC, "-n", "node-public",
         "--repository", str(base.bare))  # fmt: skip
 
     importer = folder / "import-baseimage-node"

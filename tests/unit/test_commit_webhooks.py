@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,6 +28,7 @@ from airlock.triggers.commits import (
     remote_head,
     verify_signature,
 )
+from tests.support.git import git
 
 SECRET = "s3cret-webhook-value-0123456789abcdef"
 SHA = "a" * 40
@@ -223,35 +222,18 @@ def test_ls_remote_output() -> None:
     assert parse_branch_head(listing, "other") is None
 
 
-def git(*args: str, cwd: Path | None = None) -> str:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(cwd or Path.cwd()),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
-
-
 @pytest.fixture
 def repository(tmp_path: Path) -> tuple[Path, str]:
     """A bare repository whose default branch is 'trunk', with one commit; (path, head)."""
     bare = tmp_path / "repo.git"
-    git("init", "--quiet", "--bare", "--initial-branch=trunk", str(bare), cwd=tmp_path)
+    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=trunk", str(bare))
     work = tmp_path / "work"
-    git("clone", "--quiet", str(bare), str(work), cwd=tmp_path)
+    git(tmp_path, "clone", "--quiet", str(bare), str(work))
     (work / "file").write_text("one\n")
-    git("add", "file", cwd=work)
-    git("commit", "--quiet", "-m", "first", cwd=work)
-    git("push", "--quiet", "origin", "HEAD:trunk", "HEAD:side", cwd=work)
-    return bare, git("rev-parse", "HEAD", cwd=work)
+    git(work, "add", "file")
+    git(work, "commit", "--quiet", "-m", "first")
+    git(work, "push", "--quiet", "origin", "HEAD:trunk", "HEAD:side")
+    return bare, git(work, "rev-parse", "HEAD")
 
 
 def test_remote_head_of_a_real_repository(repository: tuple[Path, str]) -> None:
@@ -266,7 +248,7 @@ def test_default_branch_is_asked_once(repository: tuple[Path, str]) -> None:
     branches = DefaultBranches()
     spec = parse_context(f"file://{bare}")
     assert branches.lookup(spec, None) == "trunk"
-    git("symbolic-ref", "HEAD", "refs/heads/side", cwd=bare)
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/side")
     assert branches.lookup(spec, None) == "trunk"  # kept
     assert DefaultBranches(ttl=0).lookup(spec, None) == "side"
 
@@ -337,6 +319,6 @@ def test_the_hook_file_is_private_and_not_overwritten(repository: tuple[Path, st
 def test_only_a_bare_repository_takes_the_hook(tmp_path: Path) -> None:
     with pytest.raises(CLIError, match="not a bare git repository"):
         bare_repository(str(tmp_path))
-    git("init", "--quiet", str(tmp_path / "work"), cwd=tmp_path)
+    git(tmp_path, "init", "--quiet", str(tmp_path / "work"))
     with pytest.raises(CLIError, match="working copy"):
         bare_repository(str(tmp_path / "work"))
