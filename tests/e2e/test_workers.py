@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,7 +269,7 @@ def test_a_killed_worker_fails_its_run_and_another_takes_the_queue(machine: Mach
     orphan = machine.worker(server, token, "orphan", token_in_env=True)
     server.cli("logout")
     assert orphan.wait(30) == 1
-    assert "start the worker again with a new one" in worker_log(machine, "orphan")
+    assert "start the worker with --service-principal" in worker_log(machine, "orphan")
 
 
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
@@ -292,3 +293,43 @@ def test_a_server_stopped_during_a_run_leaves_none_running(machine: Machine, sto
     assert "interrupted" in str(shown["runErrorMessage"]), shown
     status, running = again.api("GET", f"/api/registries/{REGISTRY}/runs?status=Running")
     assert status == 200 and running == [], running
+
+
+def test_a_service_principal_worker_signs_in_again_when_its_session_ends(
+    machine: Machine,
+) -> None:
+    """Sessions last 36 s here (the shortest the server allows): a worker started with
+    --service-principal runs one run, its session ends, and it signs in again by itself to
+    run the next; its secret is on no command line and in no log."""
+    server = machine.server({"AIRLOCK_WORKERS": "0", "AIRLOCK_SESSION_HOURS": "0.01"})
+    prepare(server)
+    made = api_ok(server, "POST", "/api/ad/sps", {"name": "long-lived-worker"})
+    assignment = {"assignee": made["appId"], "role": CONTRIBUTOR, "scope": "/subscriptions/local"}
+    api_ok(server, "POST", "/api/role-assignments", assignment)
+
+    home = machine.base / "worker-renewing"
+    home.mkdir()
+    machine.homes.append(home)
+    env = {**server.env(), "AIRLOCK_HOME": str(home), "AIRLOCK_WORKER_SECRET": made["password"]}
+    command = ["worker", "--server", server.api_url, "--name", "renewing",
+               "--service-principal", made["appId"]]  # fmt: skip
+    started = time.monotonic()
+    with open(home / "worker.log", "wb") as log:
+        worker = subprocess.Popen([*airlock_executable(), *command], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    machine.workers.append(worker)
+
+    first = queue(server, "bash echo first")
+    wait_for(lambda: all_final(server, [first]), what="the first run", timeout=120)
+    assert show(server, first)["status"] == "Succeeded"
+    time.sleep(max(0.0, started + 40 - time.monotonic()))  # past the first session's end
+    second = queue(server, "bash echo second")
+    wait_for(lambda: all_final(server, [second]), what="the second run", timeout=120)
+    assert show(server, second)["status"] == "Succeeded", show(server, second)
+
+    assert worker.poll() is None, worker_log(machine, "renewing")
+    text = worker_log(machine, "renewing")
+    assert f"signed in as {made['appId']} (session 2)" in text, text
+    assert made["password"] not in text
+    cmdline = Path(f"/proc/{worker.pid}/cmdline").read_bytes().decode(errors="replace")
+    assert made["password"] not in cmdline and made["appId"] in cmdline
