@@ -15,6 +15,7 @@ from typing import Any
 from airlock.cli.api import segment
 from airlock.cli.errors import CLIError
 from airlock.cli.options import Context, Subparsers, add_global_arguments
+from airlock.cli.runs import parse_pairs
 
 _WAIT_SECONDS = 600.0
 
@@ -78,23 +79,13 @@ def _path(args: argparse.Namespace) -> str:
     return f"/api/container-groups/{segment(args.resource_group)}/{segment(args.name)}"
 
 
-def _pairs(values: list[str], option: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep or not key:
-            raise CLIError(f"{option} takes KEY=VALUE pairs, not {value!r}")
-        found[key] = rest
-    return found
-
-
 def create(args: argparse.Namespace, ctx: Context) -> Any:
     body: dict[str, Any] = {
         "image": args.image,
         "ports": args.ports,
         "ipAddress": args.ip_address,
-        "environmentVariables": _pairs(args.environment_variables, "--environment-variables"),
-        "secureEnvironmentVariables": _pairs(
+        "environmentVariables": parse_pairs(args.environment_variables, "--environment-variables"),
+        "secureEnvironmentVariables": parse_pairs(
             args.secure_environment_variables, "--secure-environment-variables"
         ),
         "restartPolicy": args.restart_policy,

@@ -164,11 +164,11 @@ async def _spec(body: dict[str, Any], caller: Caller, gate: Gate, current: Task 
     token = text(body, "gitAccessToken")
     if token:
         MASKER.add(token)
-    if boolean(body, "fileFromContext"):
-        body = await _with_file_from_context(body, context, token, gate, caller, current)
-    kind, definition, source = _definition(body, current, {**values, **secrets}, secrets)
     if on_this_machine(context):
         gate.require(caller, _LOCAL_CONTEXTS, roles.SERVER_SCOPE)
+    if boolean(body, "fileFromContext"):
+        body = await _with_file_from_context(body, context, token, gate, current)
+    kind, definition, source = _definition(body, current, {**values, **secrets}, secrets)
     if given_context:
         # git ls-remote or a HEAD request, bounded: off the event loop. The server's own
         # state folder is never a context.
@@ -195,7 +195,6 @@ async def _with_file_from_context(
     context: ContextSpec,
     token: str | None,
     gate: Gate,
-    caller: Caller,
     current: Task | None,
 ) -> dict[str, Any]:
     """ACR reads ``-f`` from the context: the body names the file (``fileName``), the server
@@ -206,8 +205,7 @@ async def _with_file_from_context(
     name = text(body, "fileName", limit=255)
     if not name:
         raise InvalidArgumentError("'fileFromContext' needs 'fileName', the file's path in it")
-    if on_this_machine(context):
-        gate.require(caller, _LOCAL_CONTEXTS, roles.SERVER_SCOPE)
+    # A context on this machine was authorised by the caller (Owner on the server) already.
     secret = token or (gate.services.tasks.git_token(current) if current else None)
     found = await asyncio.to_thread(
         lambda: read_context_file(context, name, secret, protected=(gate.services.home,))
